@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmdev segments and their pages.
+ *
+ * Each segment owns an inode on a small pseudo filesystem private to the
+ * module. Its pages are ordinary page-cache pages of that inode: the page
+ * cache holds one reference per page and every mapping one more, so shared
+ * futexes, GUP, rmap and copy-on-write work as for a file. The pages have no
+ * backing store: they are marked dirty when they are added (dirty_folio is a
+ * no-op, so nothing ever writes them back) and the mapping is unevictable,
+ * which keeps reclaim and drop_caches away from them.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/completion.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/overflow.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "compat.h"
+#include "internal.h"
+
+#define SHMDEV_FS_MAGIC	0x73686d64	/* "shmd" */
+
+atomic_long_t shmdev_nr_pages = ATOMIC_LONG_INIT(0);
+atomic_t shmdev_nr_segments = ATOMIC_INIT(0);
+
+static atomic64_t shmdev_next_id = ATOMIC64_INIT(0);
+static struct vfsmount *shmdev_mnt;
+static DECLARE_COMPLETION(shmdev_sb_dead);
+
+static void shmdev_free_folio(struct folio *folio)
+{
+	atomic_long_sub(folio_nr_pages(folio), &shmdev_nr_pages);
+}
+
+static const struct address_space_operations shmdev_aops = {
+	.dirty_folio	= noop_dirty_folio,
+	.free_folio	= shmdev_free_folio,
+	.migrate_folio	= migrate_folio,
+};
+
+/* Allocate a zeroed folio and insert it, locked, at @index. */
+static struct folio *shmdev_add_folio(struct address_space *mapping,
+				      pgoff_t index)
+{
+	gfp_t gfp = mapping_gfp_mask(mapping);
+	struct folio *folio;
+	int err;
+
+	folio = folio_alloc(gfp | __GFP_ZERO, 0);
+	if (!folio)
+		return ERR_PTR(-ENOMEM);
+	__folio_mark_uptodate(folio);
+
+	/* Charges the folio to the memory cgroup of the faulting task. */
+	err = filemap_add_folio(mapping, folio, index, gfp);
+	if (err) {
+		folio_put(folio);
+		return ERR_PTR(err);
+	}
+	folio_mark_dirty(folio);
+	atomic_long_add(folio_nr_pages(folio), &shmdev_nr_pages);
+	return folio;
+}
+
+static vm_fault_t shmdev_fault(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct address_space *mapping = file->f_mapping;
+	pgoff_t index = vmf->pgoff;
+	struct folio *folio;
+
+	if (index >= DIV_ROUND_UP(i_size_read(file_inode(file)), PAGE_SIZE))
+		return VM_FAULT_SIGBUS;
+
+	for (;;) {
+		folio = shmdev_lock_folio(mapping, index);
+		if (folio)
+			break;
+		folio = shmdev_add_folio(mapping, index);
+		if (!IS_ERR(folio))
+			break;
+		/* -EEXIST: another fault inserted it first; look again. */
+		if (PTR_ERR(folio) != -EEXIST)
+			return vmf_error(PTR_ERR(folio));
+	}
+
+	vmf->page = folio_file_page(folio, index);
+	return VM_FAULT_LOCKED;
+}
+
+static void shmdev_vm_open(struct vm_area_struct *vma)
+{
+	atomic_inc(&shmdev_file_seg(vma->vm_file)->nr_maps);
+}
+
+static void shmdev_vm_close(struct vm_area_struct *vma)
+{
+	atomic_dec(&shmdev_file_seg(vma->vm_file)->nr_maps);
+}
+
+static const struct vm_operations_struct shmdev_vm_ops = {
+	.open		= shmdev_vm_open,
+	.close		= shmdev_vm_close,
+	.fault		= shmdev_fault,
+	.map_pages	= filemap_map_pages,
+};
+
+/**
+ * shmdev_seg_mmap - map a segment through one of its files
+ * @segfile:	segment file, opened read-only for a read-only attach
+ * @vma:	the new VMA, created on a /dev/shmdev file
+ *
+ * Points the VMA at the segment file, so the mapping keeps the segment
+ * alive by itself and the core mm sees an ordinary shared file mapping.
+ *
+ * Return: 0, -EINVAL if the range lies outside the segment, -EACCES for a
+ * writable shared mapping of a read-only file.
+ */
+int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
+{
+	struct shmdev_seg *seg = shmdev_file_seg(segfile);
+	pgoff_t end;
+
+	if (check_add_overflow(vma->vm_pgoff, vma_pages(vma), &end) ||
+	    end > DIV_ROUND_UP(seg->size, PAGE_SIZE))
+		return -EINVAL;
+
+	if (!(segfile->f_mode & FMODE_WRITE) && (vma->vm_flags & VM_SHARED)) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EACCES;
+		/* mprotect(PROT_WRITE) must not upgrade it later. */
+		shmdev_vm_flags_clear(vma, VM_MAYWRITE);
+	}
+
+	vma_set_file(vma, segfile);
+	vma->vm_ops = &shmdev_vm_ops;
+	atomic_inc(&seg->nr_maps);
+	return 0;
+}
+
+static int shmdev_seg_release(struct inode *inode, struct file *segfile)
+{
+	shmdev_seg_put(shmdev_file_seg(segfile));
+	return 0;
+}
+
+/* Segment files are never handed to user space, only to VMAs. */
+static const struct file_operations shmdev_seg_fops = {
+	.owner		= THIS_MODULE,
+	.release	= shmdev_seg_release,
+};
+
+/**
+ * shmdev_seg_open - open a new file on a segment
+ * @seg:	the segment; the file takes a reference of its own
+ * @rdonly:	open the file read-only
+ *
+ * The file pins the module until it is released.
+ *
+ * Return: the file or an ERR_PTR().
+ */
+struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly)
+{
+	struct file *segfile;
+
+	/* Dropped by __fput() through fops_put(). */
+	__module_get(THIS_MODULE);
+	/* The file's dentry takes over this inode reference. */
+	ihold(seg->inode);
+	segfile = alloc_file_pseudo(seg->inode, shmdev_mnt,
+				    seg->name[0] ? seg->name : "anon",
+				    rdonly ? O_RDONLY : O_RDWR,
+				    &shmdev_seg_fops);
+	if (IS_ERR(segfile)) {
+		iput(seg->inode);
+		module_put(THIS_MODULE);
+		return segfile;
+	}
+	refcount_inc(&seg->refs);
+	segfile->private_data = seg;
+	return segfile;
+}
+
+/**
+ * shmdev_seg_new - create a segment
+ * @name:	validated name, empty for an anonymous segment
+ * @size:	validated size in bytes
+ * @mode:	validated permission bits
+ *
+ * Return: the segment with one reference held by the caller, or an
+ * ERR_PTR().
+ */
+struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
+{
+	struct shmdev_seg *seg;
+	struct inode *inode;
+	int err;
+
+	seg = kzalloc(sizeof(*seg), GFP_KERNEL_ACCOUNT);
+	if (!seg)
+		return ERR_PTR(-ENOMEM);
+
+	inode = alloc_anon_inode(shmdev_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto err_free_seg;
+	}
+	inode->i_mode |= S_IFREG;
+	inode->i_mapping->a_ops = &shmdev_aops;
+	mapping_set_unevictable(inode->i_mapping);
+	i_size_write(inode, size);
+
+	refcount_set(&seg->refs, 1);
+	seg->inode = inode;
+	seg->id = atomic64_inc_return(&shmdev_next_id);
+	seg->size = size;
+	seg->uid = current_euid();
+	seg->gid = current_egid();
+	seg->mode = mode;
+	strscpy(seg->name, name, sizeof(seg->name));
+	atomic_inc(&shmdev_nr_segments);
+	return seg;
+
+err_free_seg:
+	kfree(seg);
+	return ERR_PTR(err);
+}
+
+static void shmdev_seg_free(struct shmdev_seg *seg)
+{
+	struct address_space *mapping = seg->inode->i_mapping;
+
+	/*
+	 * Nothing maps the segment any more. Free its pages now, while the
+	 * caller still pins the module: the inode itself may be evicted
+	 * only after __fput() has dropped that pin, and from then on it must
+	 * not call back into the module.
+	 */
+	truncate_inode_pages(mapping, 0);
+	mapping->a_ops = &empty_aops;
+	iput(seg->inode);
+	atomic_dec(&shmdev_nr_segments);
+	kfree(seg);
+}
+
+void shmdev_seg_put(struct shmdev_seg *seg)
+{
+	if (refcount_dec_and_test(&seg->refs))
+		shmdev_seg_free(seg);
+}
+
+static void shmdev_kill_sb(struct super_block *sb)
+{
+	kill_anon_super(sb);
+	complete(&shmdev_sb_dead);
+}
+
+static int shmdev_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, SHMDEV_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/*
+ * No .owner: the superblock must not pin the module, or segments that
+ * nobody has open would keep it loaded forever. Open files pin it instead.
+ */
+static struct file_system_type shmdev_fs_type = {
+	.name			= "shmdev",
+	.init_fs_context	= shmdev_init_fs_context,
+	.kill_sb		= shmdev_kill_sb,
+};
+
+int __init shmdev_fs_init(void)
+{
+	shmdev_mnt = kern_mount(&shmdev_fs_type);
+	return PTR_ERR_OR_ZERO(shmdev_mnt);
+}
+
+void shmdev_fs_exit(void)
+{
+	long pages;
+
+	kern_unmount(shmdev_mnt);
+	/*
+	 * A segment file released just before unload may still hold the
+	 * mount; wait until the superblock is really gone.
+	 */
+	wait_for_completion(&shmdev_sb_dead);
+
+	pages = atomic_long_read(&shmdev_nr_pages);
+	if (pages)
+		pr_err("%ld pages leaked at unload\n", pages);
+}
