@@ -24,8 +24,9 @@
 #define SHMDEV_API_VERSION	1
 
 /*
- * Segment names: 1 to SHMDEV_NAME_MAX - 1 bytes of printable ASCII other
- * than '/', NUL-terminated inside the SHMDEV_NAME_MAX bytes of the field.
+ * Segment names: 1 to SHMDEV_NAME_MAX - 1 bytes of graphic ASCII (0x21 to
+ * 0x7e) other than '/', NUL-terminated inside the SHMDEV_NAME_MAX bytes of
+ * the field.
  */
 #define SHMDEV_NAME_MAX		64
 
