@@ -119,7 +119,7 @@ static void shmdev_unlink_locked(struct shmdev_seg *seg)
 {
 	lockdep_assert_held(&shmdev_lock);
 	hash_del(&seg->node);
-	seg->linked = false;
+	WRITE_ONCE(seg->linked, false);
 }
 
 /* SysV-style permission check (ipcperms()) for attaching @seg. */
@@ -179,7 +179,7 @@ static int shmdev_create_locked(struct file *file,
 	if (arg->name[0]) {
 		/* The creator's reference becomes the name table's. */
 		hash_add(shmdev_names, &seg->node, shmdev_name_hash(seg->name));
-		seg->linked = true;
+		WRITE_ONCE(seg->linked, true);
 	} else {
 		shmdev_seg_put(seg);
 	}
@@ -407,9 +407,21 @@ static void shmdev_unlink_all(void)
 	mutex_unlock(&shmdev_lock);
 }
 
+/* The ABI is the same for 32- and 64-bit callers: no implicit padding. */
+static void __init shmdev_check_abi(void)
+{
+	BUILD_BUG_ON(sizeof(struct shmdev_version) != 64);
+	BUILD_BUG_ON(sizeof(struct shmdev_create) != 120);
+	BUILD_BUG_ON(sizeof(struct shmdev_attach) != 120);
+	BUILD_BUG_ON(sizeof(struct shmdev_info) != 144);
+	BUILD_BUG_ON(sizeof(struct shmdev_unlink) != 80);
+}
+
 static int __init shmdev_init(void)
 {
 	int err;
+
+	shmdev_check_abi();
 
 	if (!max_segment_size)
 		max_segment_size = totalram_pages() << PAGE_SHIFT;
