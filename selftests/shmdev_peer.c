@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmdev_peer - a second process for the shmdev selftests and the VM rig.
+ *
+ *   shmdev_peer create NAME SIZE MODE   create a named segment, print its id
+ *   shmdev_peer fill NAME SEED          write the test pattern over it
+ *   shmdev_peer check NAME SEED         verify the test pattern (read-only)
+ *   shmdev_peer hold NAME               map it, touch every page, print
+ *                                       "ready" and wait to be killed
+ *   shmdev_peer unlink NAME             remove the name
+ *   shmdev_peer info NAME               print SHMDEV_IOC_INFO as key=value
+ *
+ * SIZE and SEED take C notation (decimal, 0x.., 0..), MODE is octal.
+ * Exit status: 0 success, 1 failed check, 2 usage or system call error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shmdev_util.h"
+
+#define EXIT_CHECK_FAILED	1
+#define EXIT_ERROR		2
+
+static const char *prog = "shmdev_peer";
+
+static __noreturn void usage(void)
+{
+	fprintf(stderr,
+		"usage: %s create NAME SIZE MODE\n"
+		"       %s fill NAME SEED\n"
+		"       %s check NAME SEED\n"
+		"       %s hold NAME\n"
+		"       %s unlink NAME\n"
+		"       %s info NAME\n",
+		prog, prog, prog, prog, prog, prog);
+	exit(EXIT_ERROR);
+}
+
+static __noreturn void fail(const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(err));
+	exit(EXIT_ERROR);
+}
+
+static uint64_t parse_num(const char *s, int base, uint64_t max,
+			  const char *what)
+{
+	unsigned long long val;
+	char *end;
+
+	errno = 0;
+	val = strtoull(s, &end, base);
+	if (errno || end == s || *end || s[0] == '-' || val > max) {
+		fprintf(stderr, "%s: bad %s '%s'\n", prog, what, s);
+		exit(EXIT_ERROR);
+	}
+	return val;
+}
+
+static int open_dev(void)
+{
+	int fd = st_open();
+
+	if (fd < 0)
+		fail("open " SHMDEV_DEVICE_PATH, -fd);
+	return fd;
+}
+
+/* Opens the device and attaches @name; returns the fd and the size. */
+static int attach(const char *name, uint32_t flags, size_t *size)
+{
+	uint64_t sz;
+	int fd, ret;
+
+	fd = open_dev();
+	ret = st_attach(fd, name, flags, &sz, NULL);
+	if (ret)
+		fail("attach", -ret);
+	if (sz == 0 || sz > SIZE_MAX)
+		fail("segment size", ERANGE);
+	*size = sz;
+	return fd;
+}
+
+static void *map(int fd, size_t size, int prot)
+{
+	void *p = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		fail("mmap", errno);
+	return p;
+}
+
+static int cmd_create(char **argv)
+{
+	uint64_t size, mode, id;
+	int fd, ret;
+
+	size = parse_num(argv[1], 0, UINT64_MAX, "size");
+	mode = parse_num(argv[2], 8, UINT32_MAX, "mode");
+	fd = open_dev();
+	ret = st_create(fd, argv[0], size, mode, &id);
+	if (ret)
+		fail("create", -ret);
+	printf("%" PRIu64 "\n", id);
+	return 0;
+}
+
+static int cmd_fill(char **argv)
+{
+	uint8_t seed = parse_num(argv[1], 0, UINT8_MAX, "seed");
+	size_t size;
+	void *p;
+	int fd;
+
+	fd = attach(argv[0], 0, &size);
+	p = map(fd, size, PROT_READ | PROT_WRITE);
+	st_fill(p, size, seed);
+	return 0;
+}
+
+static int cmd_check(char **argv)
+{
+	uint8_t seed = parse_num(argv[1], 0, UINT8_MAX, "seed");
+	const uint8_t *p;
+	size_t size, off;
+	int fd;
+
+	fd = attach(argv[0], SHMDEV_ATTACH_RDONLY, &size);
+	p = map(fd, size, PROT_READ);
+	off = st_mismatch(p, size, seed);
+	if (off != size) {
+		fprintf(stderr, "%s: offset %zu is 0x%02x, expected 0x%02x\n",
+			prog, off, p[off], st_pattern(off, seed));
+		return EXIT_CHECK_FAILED;
+	}
+	return 0;
+}
+
+static int cmd_hold(char **argv)
+{
+	size_t size, off, page = sysconf(_SC_PAGESIZE);
+	const volatile uint8_t *p;
+	int fd;
+
+	fd = attach(argv[0], SHMDEV_ATTACH_RDONLY, &size);
+	p = map(fd, size, PROT_READ);
+	for (off = 0; off < size; off += page)
+		(void)p[off];
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0;
+}
+
+static int cmd_unlink(char **argv)
+{
+	int fd, ret;
+
+	fd = open_dev();
+	ret = st_unlink(fd, argv[0]);
+	if (ret)
+		fail("unlink", -ret);
+	return 0;
+}
+
+static int cmd_info(char **argv)
+{
+	struct shmdev_info info;
+	size_t size;
+	int fd, ret;
+
+	fd = attach(argv[0], SHMDEV_ATTACH_RDONLY, &size);
+	ret = st_info(fd, &info);
+	if (ret)
+		fail("info", -ret);
+	info.name[SHMDEV_NAME_MAX - 1] = '\0';
+	printf("id=%" PRIu64 "\n", (uint64_t)info.id);
+	printf("size=%" PRIu64 "\n", (uint64_t)info.size);
+	printf("mode=0%03o\n", info.mode);
+	printf("uid=%u\n", info.uid);
+	printf("gid=%u\n", info.gid);
+	printf("files=%u\n", info.nr_files);
+	printf("maps=%u\n", info.nr_maps);
+	printf("pages=%" PRIu64 "\n", (uint64_t)info.nr_pages);
+	printf("flags=0x%x\n", info.flags);
+	printf("name=%s\n", info.name);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int nargs;
+	int (*fn)(char **argv);
+} cmds[] = {
+	{ "create",	3,	cmd_create },
+	{ "fill",	2,	cmd_fill },
+	{ "check",	2,	cmd_check },
+	{ "hold",	1,	cmd_hold },
+	{ "unlink",	1,	cmd_unlink },
+	{ "info",	1,	cmd_info },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		usage();
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		if (argc - 2 != cmds[i].nargs)
+			usage();
+		return cmds[i].fn(argv + 2);
+	}
+	usage();
+}

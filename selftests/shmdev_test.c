@@ -1,0 +1,2132 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests for shmdev (/dev/shmdev): the ioctl ABI and its input checks,
+ * the page model (sharing, copy-on-write, SIGBUS past the end, process-shared
+ * pthread objects), the segment lifecycle and the permission checks.
+ *
+ * Run the suite both as root and as an ordinary user. Tests that need a
+ * second user or a capability skip without root; as root they switch users
+ * in a forked child. Tests that need a separate program exec shmdev_peer
+ * from the directory of this binary.
+ *
+ * The page counts read from /sys/module/shmdev/parameters/nr_pages cover all
+ * segments, so tests only compare them before and after their own actions.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/futex.h>
+
+#include "shmdev_util.h"
+#include "kselftest_harness.h"
+
+#define PARAM_DIR		"/sys/module/shmdev/parameters"
+#define DROP_CACHES		"/proc/sys/vm/drop_caches"
+#define PEER_PROG		"shmdev_peer"
+
+#define MAX_NAMES		8	/* names one test may create */
+#define SETTLE_TRIES		300	/* times 10 ms */
+#define MUTEX_PROCS		4
+#define MUTEX_LOOPS		20000
+#define PINGPONG_ROUNDS		1000
+
+/* Pattern seeds, also passed as text to shmdev_peer. */
+#define SEED_A			0x3c
+#define SEED_B			0xc3
+#define SEED_C			0x5a
+#define __stringify_1(x)	#x
+#define __stringify(x)		__stringify_1(x)
+
+static size_t page_size;
+
+/* Users that tests running as root switch to in a child. */
+struct creds {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;	/* 0 or 1 */
+	gid_t group;	/* supplementary group */
+};
+
+/* An ordinary user: the owner in tests that must run without capabilities. */
+static const struct creds user_a = { .uid = 1000, .gid = 1000 };
+
+/* Another user, in user_a's group through a supplementary group... */
+static const struct creds user_b_in_group = {
+	.uid = 1001, .gid = 1002, .ngroups = 1, .group = 1000,
+};
+
+/* ...and the same user outside of it. */
+static const struct creds user_b = { .uid = 1001, .gid = 1002 };
+
+/*
+ * Checks in forked children: report on stderr and exit 1, and the test
+ * checks the exit status. The harness macros are not used in children, as a
+ * failed ASSERT would unwind into the harness (and its teardown) there.
+ */
+#define CHILD_CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "# %s:%d: child %d: failed: %s (%s)\n",	\
+			__FILE__, __LINE__, getpid(), #cond,		\
+			strerror(errno));				\
+		_exit(1);						\
+	}								\
+} while (0)
+
+#define CHILD_CHECK_EQ(want, got) do {					\
+	long long __want = (want), __got = (got);			\
+									\
+	if (__want != __got) {						\
+		fprintf(stderr, "# %s:%d: child %d: %s is %lld, not %lld\n", \
+			__FILE__, __LINE__, getpid(), #got, __got,	\
+			__want);					\
+		_exit(1);						\
+	}								\
+} while (0)
+
+static bool all_zero(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static size_t pages_of(uint64_t size)
+{
+	return (size + page_size - 1) / page_size * page_size;
+}
+
+static int read_param(const char *param, uint64_t *val)
+{
+	char path[128], buf[64], *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n <= 0)
+		return n ? n : -ENODATA;
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtoull(buf, &end, 0);
+	if (errno || end == buf || (*end && *end != '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+/* Pages the module holds in all segments (the setup checked it reads). */
+static uint64_t module_pages(void)
+{
+	uint64_t val;
+
+	return read_param("nr_pages", &val) ? UINT64_MAX : val;
+}
+
+/*
+ * Waits for the module's page count to reach @want, since freeing may trail
+ * the last unmap a little; returns the last count read.
+ */
+static uint64_t settle_pages(uint64_t want)
+{
+	uint64_t now = module_pages();
+	int i;
+
+	for (i = 0; i < SETTLE_TRIES && now != want; i++) {
+		usleep(10000);
+		now = module_pages();
+	}
+	return now;
+}
+
+static bool dev_open_to_all(void)
+{
+	struct stat st;
+
+	return !stat(SHMDEV_DEVICE_PATH, &st) && (st.st_mode & 0666) == 0666;
+}
+
+/* Why this process cannot run children as other users, or NULL. */
+static const char *no_other_users(void)
+{
+	if (geteuid() != 0)
+		return "needs root to act as other users";
+	if (!dev_open_to_all())
+		return SHMDEV_DEVICE_PATH " is not mode 0666";
+	return NULL;
+}
+
+/*
+ * Picks the credentials for a test that must run without capabilities:
+ * none for an ordinary user, user_a for root. Returns why it cannot, or NULL.
+ */
+static const char *unprivileged_creds(const struct creds **cr)
+{
+	*cr = NULL;
+	if (geteuid() != 0)
+		return NULL;
+	*cr = &user_a;
+	return no_other_users();
+}
+
+/* Forks a child that takes @cr (if given) and exits with fn(arg). */
+static pid_t spawn_child(const struct creds *cr, int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid)
+		return pid;
+	if (cr && (setgroups(cr->ngroups, &cr->group) || setgid(cr->gid) ||
+		   setuid(cr->uid))) {
+		fprintf(stderr, "# child: cannot become uid %u: %s\n",
+			cr->uid, strerror(errno));
+		_exit(2);
+	}
+	_exit(fn(arg));
+}
+
+/* Exit status of child @pid, 128 + signal if it was killed, or -1. */
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_child(const struct creds *cr, int (*fn)(void *), void *arg)
+{
+	return wait_child(spawn_child(cr, fn, arg));
+}
+
+/* Raw wait status of a child that reads or writes one byte at @addr. */
+static int touch_in_child(volatile uint8_t *addr, bool write)
+{
+	struct rlimit no_core = { 0, 0 };
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (write)
+			*addr = 0x5a;
+		else
+			(void)*addr;
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+/* shmdev_peer in the directory of this program. */
+static int peer_path(char *buf, size_t len)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	if (snprintf(buf, len, "%s/" PEER_PROG, exe) >= (int)len)
+		return -ENAMETOOLONG;
+	return access(buf, X_OK) ? -errno : 0;
+}
+
+/*
+ * Runs shmdev_peer with the NULL-terminated arguments and collects its
+ * standard output in @out (if given). Returns its exit status, or -1 if it
+ * could not run or did not exit normally.
+ */
+static int __attribute__((sentinel)) run_peer(char *out, size_t outlen, ...)
+{
+	char path[PATH_MAX], sink[256], *argv[8];
+	int pipefd[2], argc = 0, status;
+	size_t used = 0;
+	va_list ap;
+	pid_t pid;
+
+	if (peer_path(path, sizeof(path)))
+		return -1;
+	argv[argc++] = PEER_PROG;
+	va_start(ap, outlen);
+	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		bool keep = out && used + 1 < outlen;
+		char *dst = keep ? out + used : sink;
+		size_t room = keep ? outlen - used - 1 : sizeof(sink);
+		ssize_t n = read(pipefd[0], dst, room);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (keep)
+			used += n;
+	}
+	close(pipefd[0]);
+	if (out && outlen)
+		out[used] = '\0';
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Value of "key=value" in the output of "shmdev_peer info", or -1. */
+static long long info_value(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *line = text;
+
+	while (line && *line) {
+		if (!strncmp(line, key, klen) && line[klen] == '=')
+			return strtoll(line + klen + 1, NULL, 0);
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -1;
+}
+
+/*
+ * Starts "shmdev_peer hold NAME" and waits until it has mapped and touched
+ * the segment. Returns its pid, or -1.
+ */
+static pid_t start_holder(const char *name)
+{
+	char path[PATH_MAX], buf[64];
+	struct pollfd pfd;
+	int pipefd[2];
+	size_t used = 0;
+	pid_t pid;
+
+	if (peer_path(path, sizeof(path)) || pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		execl(path, PEER_PROG, "hold", name, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	while (pid > 0 && used < sizeof(buf) - 1 &&
+	       poll(&pfd, 1, 20000) == 1) {
+		ssize_t n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
+
+		if (n <= 0)
+			break;
+		used += n;
+		buf[used] = '\0';
+		if (strstr(buf, "ready\n")) {
+			close(pipefd[0]);
+			return pid;
+		}
+	}
+	close(pipefd[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return -1;
+}
+
+/* Kills a holder; 0 if it was still waiting and died of the signal. */
+static int stop_holder(pid_t pid)
+{
+	if (kill(pid, SIGTERM))
+		return -1;
+	return wait_child(pid) == 128 + SIGTERM ? 0 : -1;
+}
+
+FIXTURE(shmdev) {
+	int fd;		/* an unbound /dev/shmdev file */
+	int nr_names;
+	/* Names the test may create, unlinked by the teardown. */
+	char names[MAX_NAMES][SHMDEV_NAME_MAX];
+};
+
+FIXTURE_SETUP(shmdev)
+{
+	uint64_t pages;
+
+	self->fd = -1;
+	self->nr_names = 0;
+	page_size = sysconf(_SC_PAGESIZE);
+	if (access(SHMDEV_DEVICE_PATH, F_OK))
+		SKIP(return, SHMDEV_DEVICE_PATH " not found: no module");
+	self->fd = st_open();
+	ASSERT_LE(0, self->fd)
+		TH_LOG("open " SHMDEV_DEVICE_PATH ": %s", strerror(-self->fd));
+	ASSERT_EQ(0, read_param("nr_pages", &pages))
+		TH_LOG("cannot read " PARAM_DIR "/nr_pages");
+}
+
+FIXTURE_TEARDOWN(shmdev)
+{
+	int fd, i;
+
+	if (self->fd >= 0)
+		close(self->fd);
+	fd = st_open();
+	if (fd < 0)
+		return;
+	/* Most are gone already; as root this also removes other users'. */
+	for (i = 0; i < self->nr_names; i++)
+		st_unlink(fd, self->names[i]);
+	close(fd);
+}
+
+/*
+ * A segment name unique to this test, which the teardown unlinks; padded
+ * with 'x' up to @len characters.
+ */
+static const char *new_long_name(FIXTURE_DATA(shmdev) *self, size_t len)
+{
+	static unsigned int counter;
+	char *name;
+	size_t n;
+
+	if (self->nr_names == MAX_NAMES)
+		abort();
+	name = self->names[self->nr_names++];
+	n = snprintf(name, SHMDEV_NAME_MAX, "st-%d-%u", getpid(), counter++);
+	while (n < len && n < SHMDEV_NAME_MAX - 1)
+		name[n++] = 'x';
+	name[n] = '\0';
+	return name;
+}
+
+static const char *new_name(FIXTURE_DATA(shmdev) *self)
+{
+	return new_long_name(self, 0);
+}
+
+/* A new file bound to a new segment @name ("" for anonymous). */
+static int create_on_new_fd(struct __test_metadata *_metadata,
+			    const char *name, uint64_t size, uint32_t mode)
+{
+	int fd = st_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_create(fd, name, size, mode, NULL));
+	return fd;
+}
+
+/* A new file attached to segment @name. */
+static int attach_on_new_fd(struct __test_metadata *_metadata,
+			    const char *name, uint32_t flags)
+{
+	int fd = st_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_attach(fd, name, flags, NULL, NULL));
+	return fd;
+}
+
+/* Creates @name on self->fd and maps all of it, read-write and shared. */
+static uint8_t *create_and_map(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(shmdev) *self,
+			       const char *name, uint64_t size)
+{
+	void *p;
+
+	ASSERT_EQ(0, st_create(self->fd, name, size, 0600, NULL));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	return p;
+}
+
+static void init_create(struct shmdev_create *arg, const char *name,
+			uint64_t size, uint32_t mode)
+{
+	memset(arg, 0, sizeof(*arg));
+	st_set_name(arg->name, name);
+	arg->size = size;
+	arg->mode = mode;
+}
+
+static void init_attach(struct shmdev_attach *arg, const char *name,
+			uint32_t flags)
+{
+	memset(arg, 0, sizeof(*arg));
+	st_set_name(arg->name, name);
+	arg->flags = flags;
+}
+
+/*
+ * After a CREATE that had to fail: the file is still unbound and can be
+ * bound, no segment called @name (if given) exists, no page was allocated.
+ */
+static void check_create_left_no_trace(struct __test_metadata *_metadata,
+				       FIXTURE_DATA(shmdev) *self,
+				       const char *name, uint64_t pages)
+{
+	struct shmdev_info info;
+	int fd;
+
+	EXPECT_EQ(-ENODEV, st_info(self->fd, &info));
+	EXPECT_EQ(pages, module_pages());
+	if (name) {
+		fd = st_open();
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-ENOENT, st_attach(fd, name, 0, NULL, NULL));
+		close(fd);
+	}
+	EXPECT_EQ(0, st_create(self->fd, "", page_size, 0600, NULL));
+}
+
+/*
+ * After an ATTACH of self->fd that had to fail: self->fd is still unbound
+ * and the segment bound to @owner_fd gained no file.
+ */
+static void check_attach_left_no_trace(struct __test_metadata *_metadata,
+				       FIXTURE_DATA(shmdev) *self,
+				       int owner_fd)
+{
+	struct shmdev_info info;
+
+	EXPECT_EQ(-ENODEV, st_info(self->fd, &info));
+	ASSERT_EQ(0, st_info(owner_fd, &info));
+	EXPECT_EQ(1U, info.nr_files);
+}
+
+/* The segment @name still exists and can be attached. */
+static void check_name_exists(struct __test_metadata *_metadata,
+			      const char *name)
+{
+	int fd = st_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, st_attach(fd, name, SHMDEV_ATTACH_RDONLY, NULL, NULL));
+	close(fd);
+}
+
+/* VERSION */
+
+TEST_F(shmdev, version_reports_api_and_features)
+{
+	const uint64_t want = SHMDEV_FEAT_NAMED | SHMDEV_FEAT_ANON |
+			      SHMDEV_FEAT_RDONLY;
+	struct shmdev_version ver;
+
+	ASSERT_EQ(0, st_version(self->fd, &ver));
+	EXPECT_EQ((uint32_t)SHMDEV_API_VERSION, ver.api_version);
+	EXPECT_EQ(want, ver.features & want);
+	EXPECT_LE(page_size, ver.max_segment_size);
+}
+
+TEST_F(shmdev, version_max_size_matches_param)
+{
+	struct shmdev_version ver;
+	uint64_t param;
+
+	ASSERT_EQ(0, read_param("max_segment_size", &param));
+	ASSERT_EQ(0, st_version(self->fd, &ver));
+	EXPECT_EQ(param, ver.max_segment_size);
+}
+
+TEST_F(shmdev, version_zeroes_pad_and_reserved)
+{
+	struct shmdev_version ver;
+
+	memset(&ver, 0xa5, sizeof(ver));
+	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_VERSION, &ver));
+	EXPECT_EQ(0U, ver.pad);
+	EXPECT_TRUE(all_zero(ver.reserved, sizeof(ver.reserved)));
+}
+
+TEST_F(shmdev, version_bad_pointer_efault)
+{
+	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_VERSION, (void *)1));
+}
+
+/* CREATE */
+
+TEST_F(shmdev, create_named_info_reports_owner_mode_size)
+{
+	const char *name = new_name(self);
+	uint64_t size = 3 * page_size + 7, id;
+	struct shmdev_info info;
+
+	ASSERT_EQ(0, st_create(self->fd, name, size, 0640, &id));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(id, info.id);
+	EXPECT_EQ(size, info.size);
+	EXPECT_EQ(0U, info.flags);
+	EXPECT_EQ(0640U, info.mode);
+	EXPECT_EQ(geteuid(), info.uid);
+	EXPECT_EQ(getegid(), info.gid);
+	EXPECT_EQ(1U, info.nr_files);
+	EXPECT_EQ(0U, info.nr_maps);
+	EXPECT_EQ(0U, info.nr_pages);
+	ASSERT_NE(NULL, memchr(info.name, '\0', SHMDEV_NAME_MAX));
+	EXPECT_STREQ(name, info.name);
+}
+
+TEST_F(shmdev, create_anonymous_sets_anon_flag)
+{
+	struct shmdev_info info;
+	uint64_t id;
+
+	ASSERT_EQ(0, st_create(self->fd, "", page_size, 0600, &id));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(id, info.id);
+	EXPECT_EQ((uint32_t)SHMDEV_INFO_ANON, info.flags);
+	EXPECT_EQ('\0', info.name[0]);
+	EXPECT_EQ(0600U, info.mode);
+}
+
+TEST_F(shmdev, create_output_overwrites_id_and_keeps_reserved_zero)
+{
+	const char *name = new_name(self);
+	struct shmdev_create arg;
+	struct shmdev_info info;
+
+	init_create(&arg, name, page_size, 0600);
+	memset(&arg.id, 0xa5, sizeof(arg.id));
+	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_CREATE, &arg));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(info.id, arg.id);
+	EXPECT_TRUE(all_zero(arg.reserved, sizeof(arg.reserved)));
+}
+
+TEST_F(shmdev, create_existing_name_eexist)
+{
+	const char *name = new_name(self);
+	struct shmdev_info info;
+	uint64_t id;
+	int fd;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, &id));
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EEXIST, st_create(fd, name, 2 * page_size, 0666, NULL));
+	EXPECT_EQ(-ENODEV, st_info(fd, &info));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(id, info.id);
+	EXPECT_EQ(page_size, info.size);
+	EXPECT_EQ(0600U, info.mode);
+	EXPECT_EQ(1U, info.nr_files);
+	close(fd);
+}
+
+TEST_F(shmdev, create_on_bound_file_ebusy)
+{
+	const char *first = new_name(self), *second = new_name(self);
+	struct shmdev_info info;
+	uint64_t id;
+	int fd;
+
+	ASSERT_EQ(0, st_create(self->fd, first, page_size, 0600, &id));
+	EXPECT_EQ(-EBUSY, st_create(self->fd, second, page_size, 0600, NULL));
+	EXPECT_EQ(-EBUSY, st_create(self->fd, "", page_size, 0600, NULL));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(id, info.id);
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOENT, st_attach(fd, second, 0, NULL, NULL));
+	close(fd);
+}
+
+TEST_F(shmdev, create_name_max_length_accepted)
+{
+	const char *name = new_long_name(self, SHMDEV_NAME_MAX - 1);
+	struct shmdev_info info;
+	int fd;
+
+	ASSERT_EQ((size_t)SHMDEV_NAME_MAX - 1, strlen(name));
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, NULL));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(0, memcmp(name, info.name, SHMDEV_NAME_MAX));
+	fd = attach_on_new_fd(_metadata, name, 0);
+	close(fd);
+}
+
+TEST_F(shmdev, create_size_zero_einval)
+{
+	const char *name = new_name(self);
+	uint64_t pages = module_pages();
+
+	EXPECT_EQ(-EINVAL, st_create(self->fd, name, 0, 0600, NULL));
+	check_create_left_no_trace(_metadata, self, name, pages);
+}
+
+TEST_F(shmdev, create_size_over_max_einval)
+{
+	const char *name = new_name(self);
+	struct shmdev_version ver;
+	uint64_t pages = module_pages();
+
+	ASSERT_EQ(0, st_version(self->fd, &ver));
+	if (ver.max_segment_size == UINT64_MAX)
+		SKIP(return, "max_segment_size is unlimited");
+	EXPECT_EQ(-EINVAL, st_create(self->fd, name, ver.max_segment_size + 1,
+				     0600, NULL));
+	check_create_left_no_trace(_metadata, self, name, pages);
+}
+
+TEST_F(shmdev, create_size_u64_max_einval)
+{
+	const char *name = new_name(self);
+	uint64_t pages = module_pages();
+
+	EXPECT_EQ(-EINVAL, st_create(self->fd, name, UINT64_MAX, 0600, NULL));
+	check_create_left_no_trace(_metadata, self, name, pages);
+}
+
+TEST_F(shmdev, create_mode_over_0777_einval)
+{
+	const char *name = new_name(self);
+	uint64_t pages = module_pages();
+
+	EXPECT_EQ(-EINVAL, st_create(self->fd, name, page_size, 01000, NULL));
+	check_create_left_no_trace(_metadata, self, name, pages);
+}
+
+TEST_F(shmdev, create_unknown_flags_einval)
+{
+	const char *name = new_name(self);
+	uint64_t pages = module_pages();
+	struct shmdev_create arg;
+
+	init_create(&arg, name, page_size, 0600);
+	arg.flags = ~SHMDEV_CREATE_FLAGS_MASK & 1U;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_CREATE, &arg));
+	check_create_left_no_trace(_metadata, self, name, pages);
+}
+
+TEST_F(shmdev, create_reserved_nonzero_einval)
+{
+	const char *name = new_name(self);
+	uint64_t pages = module_pages();
+	struct shmdev_create arg;
+
+	init_create(&arg, name, page_size, 0600);
+	arg.reserved[3] = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_CREATE, &arg));
+	check_create_left_no_trace(_metadata, self, name, pages);
+}
+
+TEST_F(shmdev, create_name_unterminated_enametoolong)
+{
+	char truncated[SHMDEV_NAME_MAX];
+	uint64_t pages = module_pages();
+	struct shmdev_create arg;
+
+	init_create(&arg, "", page_size, 0600);
+	memset(arg.name, 'n', sizeof(arg.name));
+	EXPECT_EQ(-ENAMETOOLONG, st_ioctl(self->fd, SHMDEV_IOC_CREATE, &arg));
+	/* Nor was the name cut short to fit. */
+	memset(truncated, 'n', sizeof(truncated) - 1);
+	truncated[sizeof(truncated) - 1] = '\0';
+	check_create_left_no_trace(_metadata, self, truncated, pages);
+}
+
+TEST_F(shmdev, create_name_with_slash_einval)
+{
+	uint64_t pages = module_pages();
+	char name[SHMDEV_NAME_MAX];
+
+	snprintf(name, sizeof(name), "st-%d/slash", getpid());
+	EXPECT_EQ(-EINVAL, st_create(self->fd, name, page_size, 0600, NULL));
+	check_create_left_no_trace(_metadata, self, NULL, pages);
+}
+
+TEST_F(shmdev, create_name_with_control_char_einval)
+{
+	uint64_t pages = module_pages();
+	char name[SHMDEV_NAME_MAX];
+
+	snprintf(name, sizeof(name), "st-%d\nnewline", getpid());
+	EXPECT_EQ(-EINVAL, st_create(self->fd, name, page_size, 0600, NULL));
+	check_create_left_no_trace(_metadata, self, NULL, pages);
+}
+
+TEST_F(shmdev, create_bad_pointer_efault)
+{
+	uint64_t pages = module_pages();
+
+	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_CREATE, (void *)1));
+	check_create_left_no_trace(_metadata, self, NULL, pages);
+}
+
+/* ATTACH */
+
+TEST_F(shmdev, attach_reports_size_and_id)
+{
+	const char *name = new_name(self);
+	uint64_t size = 5 * page_size + 3, id;
+	struct shmdev_attach arg;
+	int owner;
+
+	owner = st_open();
+	ASSERT_LE(0, owner);
+	ASSERT_EQ(0, st_create(owner, name, size, 0600, &id));
+	init_attach(&arg, name, 0);
+	memset(&arg.size, 0xa5, sizeof(arg.size));
+	memset(&arg.id, 0xa5, sizeof(arg.id));
+	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	EXPECT_EQ(size, arg.size);
+	EXPECT_EQ(id, arg.id);
+	EXPECT_EQ(0U, arg.pad);
+	EXPECT_TRUE(all_zero(arg.reserved, sizeof(arg.reserved)));
+	close(owner);
+}
+
+TEST_F(shmdev, attach_on_bound_file_ebusy)
+{
+	const char *first = new_name(self), *second = new_name(self);
+	struct shmdev_info info;
+	uint64_t id;
+	int other;
+
+	ASSERT_EQ(0, st_create(self->fd, first, page_size, 0600, &id));
+	other = create_on_new_fd(_metadata, second, page_size, 0600);
+	EXPECT_EQ(-EBUSY, st_attach(self->fd, second, 0, NULL, NULL));
+	EXPECT_EQ(-EBUSY, st_attach(self->fd, first, 0, NULL, NULL));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(id, info.id);
+	EXPECT_EQ(1U, info.nr_files);
+	ASSERT_EQ(0, st_info(other, &info));
+	EXPECT_EQ(1U, info.nr_files);
+	close(other);
+}
+
+TEST_F(shmdev, attach_missing_name_enoent)
+{
+	const char *name = new_name(self);
+	struct shmdev_info info;
+
+	EXPECT_EQ(-ENOENT, st_attach(self->fd, name, 0, NULL, NULL));
+	EXPECT_EQ(-ENOENT, st_attach(self->fd, name, SHMDEV_ATTACH_RDONLY,
+				     NULL, NULL));
+	EXPECT_EQ(-ENODEV, st_info(self->fd, &info));
+}
+
+TEST_F(shmdev, attach_empty_name_einval)
+{
+	struct shmdev_info info;
+	int owner;
+
+	/* Not even while an anonymous segment exists. */
+	owner = create_on_new_fd(_metadata, "", page_size, 0666);
+	EXPECT_EQ(-EINVAL, st_attach(self->fd, "", 0, NULL, NULL));
+	EXPECT_EQ(-ENODEV, st_info(self->fd, &info));
+	close(owner);
+}
+
+TEST_F(shmdev, attach_unknown_flags_einval)
+{
+	const char *name = new_name(self);
+	struct shmdev_attach arg;
+	int owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	init_attach(&arg, name, ~SHMDEV_ATTACH_FLAGS_MASK & (1U << 1));
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	check_attach_left_no_trace(_metadata, self, owner);
+	close(owner);
+}
+
+TEST_F(shmdev, attach_pad_nonzero_einval)
+{
+	const char *name = new_name(self);
+	struct shmdev_attach arg;
+	int owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	init_attach(&arg, name, 0);
+	arg.pad = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	check_attach_left_no_trace(_metadata, self, owner);
+	close(owner);
+}
+
+TEST_F(shmdev, attach_reserved_nonzero_einval)
+{
+	const char *name = new_name(self);
+	struct shmdev_attach arg;
+	int owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	init_attach(&arg, name, 0);
+	arg.reserved[3] = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	check_attach_left_no_trace(_metadata, self, owner);
+	close(owner);
+}
+
+TEST_F(shmdev, attach_bad_pointer_efault)
+{
+	const char *name = new_name(self);
+	int owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, (void *)1));
+	check_attach_left_no_trace(_metadata, self, owner);
+	close(owner);
+}
+
+/* UNLINK */
+
+TEST_F(shmdev, unlink_missing_name_enoent)
+{
+	EXPECT_EQ(-ENOENT, st_unlink(self->fd, new_name(self)));
+}
+
+TEST_F(shmdev, unlink_empty_name_einval)
+{
+	EXPECT_EQ(-EINVAL, st_unlink(self->fd, ""));
+}
+
+TEST_F(shmdev, unlink_reserved_nonzero_einval)
+{
+	const char *name = new_name(self);
+	struct shmdev_unlink arg;
+	int owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	memset(&arg, 0, sizeof(arg));
+	st_set_name(arg.name, name);
+	arg.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
+	check_name_exists(_metadata, name);
+	close(owner);
+}
+
+TEST_F(shmdev, unlink_bad_pointer_efault)
+{
+	const char *name = new_name(self);
+	int owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, (void *)1));
+	check_name_exists(_metadata, name);
+	close(owner);
+}
+
+TEST_F(shmdev, unlink_removes_name_at_once)
+{
+	const char *name = new_name(self);
+	struct shmdev_info info;
+	int fd;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, NULL));
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_unlink(fd, name));
+	EXPECT_EQ(-ENOENT, st_attach(fd, name, 0, NULL, NULL));
+	EXPECT_EQ(-ENOENT, st_unlink(fd, name));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ((uint32_t)SHMDEV_INFO_UNLINKED, info.flags);
+	close(fd);
+}
+
+TEST_F(shmdev, unlink_keeps_existing_mapping_data)
+{
+	const char *name = new_name(self);
+	size_t len = 4 * page_size;
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_A);
+	ASSERT_EQ(0, st_unlink(self->fd, name));
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	st_fill(p, len, SEED_B);
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_B));
+	munmap(p, len);
+}
+
+TEST_F(shmdev, mmap_after_unlink_maps_same_segment)
+{
+	const char *name = new_name(self);
+	size_t len = 2 * page_size;
+	uint8_t *p, *q;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_A);
+	ASSERT_EQ(0, st_unlink(self->fd, name));
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(len, st_mismatch(q, len, SEED_A));
+	q[0] ^= 0xff;
+	EXPECT_EQ(q[0], p[0]);
+	munmap(q, len);
+	munmap(p, len);
+}
+
+TEST_F(shmdev, create_after_unlink_is_new_zeroed_object)
+{
+	const char *name = new_name(self);
+	size_t len = 4 * page_size;
+	uint64_t old_id, new_id;
+	uint8_t *p, *q;
+	int fd;
+
+	ASSERT_EQ(0, st_create(self->fd, name, len, 0600, &old_id));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	st_fill(p, len, SEED_A);
+	ASSERT_EQ(0, st_unlink(self->fd, name));
+
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_create(fd, name, len, 0600, &new_id));
+	EXPECT_NE(old_id, new_id);
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_TRUE(all_zero(q, len));
+	st_fill(q, len, SEED_B);
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	munmap(q, len);
+	munmap(p, len);
+	close(fd);
+}
+
+/* INFO */
+
+TEST_F(shmdev, info_unbound_enodev)
+{
+	struct shmdev_info info;
+
+	EXPECT_EQ(-ENODEV, st_info(self->fd, &info));
+}
+
+TEST_F(shmdev, info_bad_pointer_efault)
+{
+	ASSERT_EQ(0, st_create(self->fd, "", page_size, 0600, NULL));
+	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_INFO, (void *)1));
+}
+
+TEST_F(shmdev, info_zeroes_reserved_and_name_tail)
+{
+	const char *name = new_name(self);
+	size_t len = strlen(name);
+	struct shmdev_info info;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, NULL));
+	memset(&info, 0xa5, sizeof(info));
+	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_INFO, &info));
+	EXPECT_EQ(0, memcmp(info.name, name, len));
+	EXPECT_TRUE(all_zero(info.name + len, SHMDEV_NAME_MAX - len));
+	EXPECT_TRUE(all_zero(info.reserved, sizeof(info.reserved)));
+}
+
+TEST_F(shmdev, info_counts_bound_files)
+{
+	const char *name = new_name(self);
+	struct shmdev_info info;
+	int rw, ro, dupfd;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, NULL));
+	rw = attach_on_new_fd(_metadata, name, 0);
+	ro = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_EQ(0, st_info(ro, &info));
+	EXPECT_EQ(3U, info.nr_files);
+
+	/* A duplicate descriptor is the same file. */
+	dupfd = dup(self->fd);
+	ASSERT_LE(0, dupfd);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(3U, info.nr_files);
+	close(dupfd);
+
+	close(rw);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(2U, info.nr_files);
+	close(ro);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(1U, info.nr_files);
+}
+
+TEST_F(shmdev, info_counts_maps_and_mprotect_split)
+{
+	size_t len = 2 * page_size;
+	struct shmdev_info info;
+	uint8_t *p, *q;
+
+	p = create_and_map(_metadata, self, "", len);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(1U, info.nr_maps);
+
+	q = mmap(NULL, page_size, PROT_READ, MAP_SHARED, self->fd, page_size);
+	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(2U, info.nr_maps);
+
+	/* Splitting the first mapping in two makes two VMAs of it. */
+	ASSERT_EQ(0, mprotect(p, page_size, PROT_READ));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(3U, info.nr_maps);
+
+	ASSERT_EQ(0, munmap(q, page_size));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(2U, info.nr_maps);
+	ASSERT_EQ(0, munmap(p, len));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(0U, info.nr_maps);
+}
+
+struct child_user_arg {
+	const char *name;
+	int ready_fd;	/* written once the child has mapped it */
+	int go_fd;	/* the child exits at end-of-file on this */
+	int close_fds[2];
+};
+
+static int attach_map_and_wait_child(void *data)
+{
+	struct child_user_arg *a = data;
+	char c;
+	void *p;
+	int fd;
+
+	close(a->close_fds[0]);
+	close(a->close_fds[1]);
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, 0);
+	CHILD_CHECK(p != MAP_FAILED);
+	CHILD_CHECK(write(a->ready_fd, "r", 1) == 1);
+	CHILD_CHECK(read(a->go_fd, &c, 1) == 0);
+	return 0;
+}
+
+TEST_F(shmdev, info_counts_files_and_maps_of_child)
+{
+	struct child_user_arg arg = { .name = new_name(self) };
+	int ready[2], go[2];
+	struct shmdev_info info;
+	uint8_t *p;
+	pid_t pid;
+	char c;
+
+	p = create_and_map(_metadata, self, arg.name, page_size);
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	arg.ready_fd = ready[1];
+	arg.go_fd = go[0];
+	arg.close_fds[0] = ready[0];
+	arg.close_fds[1] = go[1];
+	pid = spawn_child(NULL, attach_map_and_wait_child, &arg);
+	ASSERT_LT(0, pid);
+	close(ready[1]);
+	close(go[0]);
+
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(2U, info.nr_files);
+	/* Ours, the child's copy of ours, and the child's own. */
+	EXPECT_EQ(3U, info.nr_maps);
+
+	close(go[1]);
+	EXPECT_EQ(0, wait_child(pid));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(1U, info.nr_files);
+	EXPECT_EQ(1U, info.nr_maps);
+	close(ready[0]);
+	munmap(p, page_size);
+}
+
+TEST_F(shmdev, info_counts_touched_pages)
+{
+	volatile uint8_t *p;
+	size_t len = 16 * page_size;
+	struct shmdev_info info;
+	uint64_t pages = module_pages();
+
+	p = create_and_map(_metadata, self, "", len);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(0U, info.nr_pages);
+	p[0] = 1;
+	p[5 * page_size + 17] = 1;
+	p[9 * page_size] = 1;
+	(void)p[12 * page_size + 99];
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(4U, info.nr_pages);
+	EXPECT_EQ(pages + 4, module_pages());
+	munmap((void *)p, len);
+}
+
+/* ioctl numbers */
+
+TEST_F(shmdev, ioctl_unknown_shmdev_command_enotty)
+{
+	struct shmdev_info buf;
+
+	memset(&buf, 0, sizeof(buf));
+	EXPECT_EQ(-ENOTTY, st_ioctl(self->fd,
+				    _IOWR(SHMDEV_IOC_MAGIC, 0x05,
+					  struct shmdev_info), &buf));
+}
+
+TEST_F(shmdev, ioctl_wrong_size_shmdev_command_enotty)
+{
+	uint64_t buf[32];
+
+	/* SHMDEV_IOC_VERSION's number with another size is another command */
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(-ENOTTY, st_ioctl(self->fd,
+				    _IOR(SHMDEV_IOC_MAGIC, 0x00, uint64_t),
+				    buf));
+}
+
+TEST_F(shmdev, ioctl_foreign_command_enotty)
+{
+	char buf[256];
+
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(-ENOTTY, st_ioctl(self->fd, TCGETS, buf));
+}
+
+/* mmap */
+
+TEST_F(shmdev, mmap_unbound_enodev)
+{
+	void *p;
+
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(ENODEV, errno);
+}
+
+TEST_F(shmdev, mmap_length_beyond_segment_einval)
+{
+	struct shmdev_info info;
+	void *p;
+
+	ASSERT_EQ(0, st_create(self->fd, "", 2 * page_size, 0600, NULL));
+	p = mmap(NULL, 3 * page_size, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(0U, info.nr_maps);
+}
+
+TEST_F(shmdev, mmap_offset_beyond_segment_einval)
+{
+	struct shmdev_info info;
+	void *p;
+
+	ASSERT_EQ(0, st_create(self->fd, "", 2 * page_size, 0600, NULL));
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, self->fd,
+		 2 * page_size);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	p = mmap(NULL, 2 * page_size, PROT_READ, MAP_SHARED, self->fd,
+		 page_size);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(0U, info.nr_maps);
+}
+
+TEST_F(shmdev, mmap_offset_range_maps_matching_pages)
+{
+	size_t len = 4 * page_size;
+	uint8_t *p, *q;
+
+	p = create_and_map(_metadata, self, "", len);
+	st_fill(p, len, SEED_A);
+	q = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, 2 * page_size);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(q, p + 2 * page_size, 2 * page_size));
+	q[page_size + 1] ^= 0xff;
+	EXPECT_EQ(q[page_size + 1], p[3 * page_size + 1]);
+	munmap(q, 2 * page_size);
+	munmap(p, len);
+}
+
+TEST_F(shmdev, new_segment_reads_zero)
+{
+	size_t len = 16 * page_size;
+	uint8_t *p;
+	int fd;
+
+	/* Dirty pages and free them: the new segment may well get them. */
+	fd = create_on_new_fd(_metadata, "", len, 0600);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 0xa5, len);
+	munmap(p, len);
+	close(fd);
+
+	p = create_and_map(_metadata, self, "", len);
+	EXPECT_TRUE(all_zero(p, len));
+	munmap(p, len);
+}
+
+TEST_F(shmdev, mmap_unaligned_tail_reads_zero)
+{
+	uint64_t size = page_size + 100;
+	size_t len = pages_of(size);
+	uint8_t *p;
+
+	/* The mapping covers the whole last page, not only the size. */
+	ASSERT_EQ(0, st_create(self->fd, "", size, 0600, NULL));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	st_fill(p, size, SEED_A);
+	EXPECT_TRUE(all_zero(p + size, len - size));
+	EXPECT_EQ(size, st_mismatch(p, size, SEED_A));
+	munmap(p, len);
+}
+
+/* Grows a mapping of a @size segment past its end; touching there is SIGBUS */
+static void check_sigbus_past_end(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(shmdev) *self, uint64_t size)
+{
+	size_t len = pages_of(size), grown = len + 2 * page_size;
+	uint8_t *p, *q;
+	int status;
+
+	p = create_and_map(_metadata, self, "", size);
+	p[0] = 0x11;
+	q = mremap(p, len, grown, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mremap: %s", strerror(errno));
+	EXPECT_EQ(0x11, q[0]);
+	EXPECT_EQ(0, q[len - 1]);
+
+	status = touch_in_child(q + len, false);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+	status = touch_in_child(q + len + page_size + 8, true);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGBUS, WTERMSIG(status));
+	munmap(q, grown);
+}
+
+TEST_F(shmdev, mremap_grow_past_end_sigbus)
+{
+	check_sigbus_past_end(_metadata, self, 2 * page_size);
+}
+
+TEST_F(shmdev, mremap_grow_past_unaligned_end_sigbus)
+{
+	check_sigbus_past_end(_metadata, self, page_size + 1);
+}
+
+/* Sharing between processes */
+
+struct fill_arg {
+	uint8_t *p;
+	size_t len;
+	uint8_t seed;
+};
+
+static int fill_child(void *data)
+{
+	struct fill_arg *a = data;
+
+	st_fill(a->p, a->len, a->seed);
+	CHILD_CHECK_EQ(a->len, st_mismatch(a->p, a->len, a->seed));
+	return 0;
+}
+
+static int verify_child(void *data)
+{
+	struct fill_arg *a = data;
+
+	CHILD_CHECK_EQ(a->len, st_mismatch(a->p, a->len, a->seed));
+	return 0;
+}
+
+TEST_F(shmdev, fork_shares_shared_mapping)
+{
+	size_t len = 4 * page_size;
+	struct fill_arg arg;
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, "", len);
+	arg = (struct fill_arg){ .p = p, .len = len, .seed = SEED_A };
+	ASSERT_EQ(0, run_child(NULL, fill_child, &arg));
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+
+	st_fill(p, len, SEED_B);
+	arg.seed = SEED_B;
+	EXPECT_EQ(0, run_child(NULL, verify_child, &arg));
+	munmap(p, len);
+}
+
+TEST_F(shmdev, fork_copies_private_mapping)
+{
+	size_t len = 4 * page_size;
+	struct fill_arg arg;
+	uint8_t *p, *q;
+
+	p = create_and_map(_metadata, self, "", len);
+	st_fill(p, len, SEED_A);
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mmap: %s", strerror(errno));
+	/* One page of our own copy already, the rest still the segment's. */
+	q[0] ^= 0xff;
+
+	arg = (struct fill_arg){ .p = q, .len = len, .seed = SEED_B };
+	ASSERT_EQ(0, run_child(NULL, fill_child, &arg));
+	EXPECT_EQ((uint8_t)(st_pattern(0, SEED_A) ^ 0xff), q[0]);
+	EXPECT_EQ(0, memcmp(q + 1, p + 1, len - 1));
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	munmap(q, len);
+	munmap(p, len);
+}
+
+TEST_F(shmdev, private_mapping_is_copy_on_write)
+{
+	const char *name = new_name(self);
+	size_t len = 4 * page_size;
+	uint8_t *p, *q, *r;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_A);
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(len, st_mismatch(q, len, SEED_A));
+
+	st_fill(q, len, SEED_B);
+	EXPECT_EQ(len, st_mismatch(q, len, SEED_B));
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	r = mmap(NULL, len, PROT_READ, MAP_PRIVATE, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	EXPECT_EQ(len, st_mismatch(r, len, SEED_A));
+	/* Another process sees the segment unchanged too. */
+	EXPECT_EQ(0, run_peer(NULL, 0, "check", name,
+			      __stringify(SEED_A), NULL));
+	munmap(r, len);
+	munmap(q, len);
+	munmap(p, len);
+}
+
+TEST_F(shmdev, shared_writes_visible_across_exec)
+{
+	const char *name = new_name(self);
+	size_t len = 8 * page_size;
+	char path[PATH_MAX];
+	uint8_t *p;
+
+	ASSERT_EQ(0, peer_path(path, sizeof(path)))
+		TH_LOG(PEER_PROG " not found next to this program");
+	p = create_and_map(_metadata, self, name, len);
+	ASSERT_EQ(0, run_peer(NULL, 0, "fill", name,
+			      __stringify(SEED_A), NULL));
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+
+	st_fill(p, len, SEED_B);
+	EXPECT_EQ(0, run_peer(NULL, 0, "check", name,
+			      __stringify(SEED_B), NULL));
+	/* The checker does notice a wrong pattern. */
+	EXPECT_EQ(1, run_peer(NULL, 0, "check", name,
+			      __stringify(SEED_A), NULL));
+	munmap(p, len);
+}
+
+TEST_F(shmdev, named_segment_persists_after_creator_exits)
+{
+	const char *name = new_name(self);
+	uint64_t size = 5 * page_size + 17, id, got_size, got_id;
+	char path[PATH_MAX], out[512], size_str[32];
+	uint8_t *p;
+
+	ASSERT_EQ(0, peer_path(path, sizeof(path)))
+		TH_LOG(PEER_PROG " not found next to this program");
+	snprintf(size_str, sizeof(size_str), "%llu", (unsigned long long)size);
+	ASSERT_EQ(0, run_peer(out, sizeof(out), "create", name, size_str,
+			      "0640", NULL));
+	id = strtoull(out, NULL, 10);
+	ASSERT_EQ(0, run_peer(NULL, 0, "fill", name,
+			      __stringify(SEED_C), NULL));
+
+	/* Both processes have exited; the segment and its data remain. */
+	ASSERT_EQ(0, st_attach(self->fd, name, 0, &got_size, &got_id));
+	EXPECT_EQ(id, got_id);
+	EXPECT_EQ(size, got_size);
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(size, st_mismatch(p, size, SEED_C));
+
+	ASSERT_EQ(0, run_peer(out, sizeof(out), "info", name, NULL));
+	EXPECT_EQ((long long)id, info_value(out, "id"));
+	EXPECT_EQ((long long)size, info_value(out, "size"));
+	EXPECT_EQ(0640, info_value(out, "mode"));
+	/* Our file and the peer's own. */
+	EXPECT_EQ(2, info_value(out, "files"));
+	EXPECT_EQ(1, info_value(out, "maps"));
+	munmap(p, size);
+}
+
+struct counter_page {
+	pthread_mutex_t lock;
+	unsigned long count;
+};
+
+struct seg_child_arg {
+	const char *name;
+	size_t len;
+	void *parent_map;
+};
+
+/* Attaches and maps the segment anew, at an address of its own. */
+static void *child_map(const struct seg_child_arg *a)
+{
+	void *p;
+	int fd;
+
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
+	p = mmap(NULL, a->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHILD_CHECK(p != MAP_FAILED);
+	CHILD_CHECK(p != a->parent_map);
+	return p;
+}
+
+static int mutex_child(void *data)
+{
+	struct counter_page *cp = child_map(data);
+	int i;
+
+	/* Not atomic: only the mutex keeps increments from getting lost. */
+	for (i = 0; i < MUTEX_LOOPS; i++) {
+		CHILD_CHECK_EQ(0, pthread_mutex_lock(&cp->lock));
+		cp->count++;
+		CHILD_CHECK_EQ(0, pthread_mutex_unlock(&cp->lock));
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(shmdev, pshared_mutex_counter_across_processes, 180)
+{
+	struct seg_child_arg arg = { .name = new_name(self) };
+	pthread_mutexattr_t attr;
+	pid_t pids[MUTEX_PROCS];
+	struct counter_page *cp;
+	int i;
+
+	arg.len = page_size;
+	cp = (void *)create_and_map(_metadata, self, arg.name, arg.len);
+	arg.parent_map = cp;
+	ASSERT_EQ(0, pthread_mutexattr_init(&attr));
+	ASSERT_EQ(0, pthread_mutexattr_setpshared(&attr,
+						  PTHREAD_PROCESS_SHARED));
+	ASSERT_EQ(0, pthread_mutex_init(&cp->lock, &attr));
+	cp->count = 0;
+
+	for (i = 0; i < MUTEX_PROCS; i++)
+		pids[i] = spawn_child(NULL, mutex_child, &arg);
+	for (i = 0; i < MUTEX_PROCS; i++)
+		EXPECT_EQ(0, wait_child(pids[i]));
+	EXPECT_EQ((unsigned long)MUTEX_PROCS * MUTEX_LOOPS, cp->count);
+	munmap(cp, arg.len);
+}
+
+static long futex(uint32_t *word, int op, uint32_t val,
+		  const struct timespec *timeout)
+{
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+static int futex_wait_child(void *data)
+{
+	const struct timespec timeout = { .tv_sec = 20 };
+	uint32_t *word = child_map(data);
+
+	CHILD_CHECK_EQ(0, futex(word, FUTEX_WAIT, 0, &timeout));
+	return 0;
+}
+
+/* A shared futex is keyed by the page, not by the address of a mapping. */
+TEST_F(shmdev, futex_wake_reaches_waiter_at_other_address)
+{
+	struct seg_child_arg arg = { .name = new_name(self) };
+	long woken = 0;
+	uint32_t *word;
+	pid_t pid;
+	int i;
+
+	arg.len = page_size;
+	word = (void *)create_and_map(_metadata, self, arg.name, arg.len);
+	arg.parent_map = word;
+	pid = spawn_child(NULL, futex_wait_child, &arg);
+	ASSERT_LT(0, pid);
+	/* Wake until the child has got to sleep and is woken. */
+	for (i = 0; i < 1000 && !woken; i++) {
+		woken = futex(word, FUTEX_WAKE, 1, NULL);
+		if (!woken)
+			usleep(10000);
+	}
+	EXPECT_EQ(1, woken) TH_LOG("FUTEX_WAKE: %s", strerror(errno));
+	if (woken != 1)
+		kill(pid, SIGKILL);
+	EXPECT_EQ(0, wait_child(pid));
+	munmap(word, arg.len);
+}
+
+struct pingpong {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int turn;	/* player to move: 0 parent, 1 child */
+	unsigned int moves;
+};
+
+/* Makes @rounds moves as player @me; 0, or the pthread error. */
+static int play(struct pingpong *pp, unsigned int me, unsigned int rounds)
+{
+	struct timespec deadline;
+	unsigned int i;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60;
+	for (i = 0; i < rounds; i++) {
+		ret = pthread_mutex_lock(&pp->lock);
+		if (ret)
+			return ret;
+		while (pp->turn != me && !ret)
+			ret = pthread_cond_timedwait(&pp->cond, &pp->lock,
+						     &deadline);
+		if (!ret) {
+			pp->moves++;
+			pp->turn = !me;
+			ret = pthread_cond_broadcast(&pp->cond);
+		}
+		pthread_mutex_unlock(&pp->lock);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int pingpong_child(void *data)
+{
+	struct pingpong *pp = child_map(data);
+
+	CHILD_CHECK_EQ(0, play(pp, 1, PINGPONG_ROUNDS));
+	return 0;
+}
+
+TEST_F_TIMEOUT(shmdev, pshared_condvar_ping_pong, 120)
+{
+	struct seg_child_arg arg = { .name = new_name(self) };
+	pthread_mutexattr_t mattr;
+	pthread_condattr_t cattr;
+	struct pingpong *pp;
+	pid_t pid;
+
+	arg.len = page_size;
+	pp = (void *)create_and_map(_metadata, self, arg.name, arg.len);
+	arg.parent_map = pp;
+	ASSERT_EQ(0, pthread_mutexattr_init(&mattr));
+	ASSERT_EQ(0, pthread_mutexattr_setpshared(&mattr,
+						  PTHREAD_PROCESS_SHARED));
+	ASSERT_EQ(0, pthread_condattr_init(&cattr));
+	ASSERT_EQ(0, pthread_condattr_setpshared(&cattr,
+						 PTHREAD_PROCESS_SHARED));
+	ASSERT_EQ(0, pthread_mutex_init(&pp->lock, &mattr));
+	ASSERT_EQ(0, pthread_cond_init(&pp->cond, &cattr));
+	pp->turn = 0;
+	pp->moves = 0;
+
+	pid = spawn_child(NULL, pingpong_child, &arg);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(0, play(pp, 0, PINGPONG_ROUNDS));
+	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(2U * PINGPONG_ROUNDS, pp->moves);
+	EXPECT_EQ(0U, pp->turn);
+	munmap(pp, arg.len);
+}
+
+/* Lifecycle and page accounting */
+
+TEST_F(shmdev, anonymous_segment_freed_after_last_user)
+{
+	size_t len = 8 * page_size;
+	uint64_t pages = module_pages();
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, "", len);
+	st_fill(p, len, SEED_A);
+	EXPECT_EQ(pages + 8, module_pages());
+
+	/* The mapping alone keeps the segment. */
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(pages + 8, module_pages());
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+
+	munmap(p, len);
+	EXPECT_EQ(pages, settle_pages(pages));
+}
+
+TEST_F(shmdev, named_segment_pages_kept_until_unlink)
+{
+	const char *name = new_name(self);
+	size_t len = 8 * page_size;
+	uint64_t pages = module_pages();
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_A);
+	munmap(p, len);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(pages + 8, module_pages());
+
+	self->fd = st_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, st_unlink(self->fd, name));
+	EXPECT_EQ(pages, settle_pages(pages));
+}
+
+TEST_F(shmdev, unlinked_segment_freed_after_last_holder)
+{
+	const char *name = new_name(self);
+	size_t len = 8 * page_size;
+	uint64_t pages = module_pages();
+	pid_t holder;
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_A);
+	munmap(p, len);
+	close(self->fd);
+	self->fd = -1;
+
+	holder = start_holder(name);
+	ASSERT_LT(0, holder) TH_LOG("cannot start " PEER_PROG " hold");
+	self->fd = st_open();
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, st_unlink(self->fd, name));
+	EXPECT_EQ(-ENOENT, st_attach(self->fd, name, 0, NULL, NULL));
+	/* The holder's file and mapping keep the pages. */
+	EXPECT_EQ(pages + 8, module_pages());
+
+	EXPECT_EQ(0, stop_holder(holder));
+	EXPECT_EQ(pages, settle_pages(pages));
+}
+
+TEST_F(shmdev, data_survives_drop_caches)
+{
+	const char *name = new_name(self);
+	size_t len = 32 * page_size;
+	struct shmdev_info info;
+	uint64_t pages;
+	uint8_t *p;
+	int fd;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to write " DROP_CACHES);
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_B);
+	munmap(p, len);
+	close(self->fd);
+	self->fd = -1;
+	pages = module_pages();
+
+	fd = open(DROP_CACHES, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		SKIP(return, "cannot open " DROP_CACHES ": %s",
+		     strerror(errno));
+	EXPECT_EQ(2, write(fd, "3\n", 2));
+	close(fd);
+	EXPECT_EQ(pages, module_pages());
+
+	self->fd = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(32U, info.nr_pages);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_B));
+	munmap(p, len);
+}
+
+/*
+ * Reclaim must not drop the pages either: they have no backing store. This
+ * also covers modules whose inodes drop_caches never visits.
+ */
+TEST_F(shmdev, data_survives_madvise_pageout)
+{
+	const char *name = new_name(self);
+	size_t len = 32 * page_size;
+	struct shmdev_info info;
+	uint64_t pages;
+	uint8_t *p;
+	int ret;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, SEED_C);
+	pages = module_pages();
+	ret = madvise(p, len, MADV_PAGEOUT);
+	if (ret && errno == EINVAL)
+		SKIP(return, "MADV_PAGEOUT not supported");
+	EXPECT_EQ(0, ret);
+	munmap(p, len);
+	EXPECT_EQ(pages, module_pages());
+
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(32U, info.nr_pages);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_C));
+	munmap(p, len);
+}
+
+/* Read-only attach */
+
+TEST_F(shmdev, attach_readonly_sets_info_flag)
+{
+	const char *name = new_name(self);
+	struct shmdev_info info;
+	int ro;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, NULL));
+	ro = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_EQ(0, st_info(ro, &info));
+	EXPECT_EQ((uint32_t)SHMDEV_INFO_RDONLY, info.flags);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(0U, info.flags);
+	close(ro);
+}
+
+TEST_F(shmdev, attach_readonly_rejects_shared_write_mmap)
+{
+	const char *name = new_name(self);
+	struct shmdev_info info;
+	void *p;
+	int ro;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0600, NULL));
+	ro = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
+	p = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EACCES, errno);
+	ASSERT_EQ(0, st_info(ro, &info));
+	EXPECT_EQ(0U, info.nr_maps);
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, ro, 0);
+	EXPECT_NE(MAP_FAILED, p);
+	close(ro);
+}
+
+TEST_F(shmdev, attach_readonly_rejects_mprotect_write)
+{
+	const char *name = new_name(self);
+	size_t len = 2 * page_size;
+	uint8_t *w, *r;
+	int ro;
+
+	w = create_and_map(_metadata, self, name, len);
+	ro = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
+	r = mmap(NULL, len, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, r) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(-1, mprotect(r, len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	/* Still a live view of the segment. */
+	st_fill(w, len, SEED_A);
+	EXPECT_EQ(len, st_mismatch(r, len, SEED_A));
+	munmap(r, len);
+	munmap(w, len);
+	close(ro);
+}
+
+TEST_F(shmdev, attach_readonly_allows_private_write_cow)
+{
+	const char *name = new_name(self);
+	size_t len = 2 * page_size;
+	uint8_t *w, *q;
+	int ro;
+
+	w = create_and_map(_metadata, self, name, len);
+	st_fill(w, len, SEED_A);
+	ro = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mmap: %s", strerror(errno));
+	st_fill(q, len, SEED_B);
+	EXPECT_EQ(len, st_mismatch(q, len, SEED_B));
+	EXPECT_EQ(len, st_mismatch(w, len, SEED_A));
+	munmap(q, len);
+	munmap(w, len);
+	close(ro);
+}
+
+/* Permissions */
+
+struct create_arg {
+	const char *name;
+	uint32_t mode;
+};
+
+static int create_child(void *data)
+{
+	struct create_arg *a = data;
+	int fd = st_open();
+
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_create(fd, a->name, page_size, a->mode, NULL));
+	return 0;
+}
+
+struct attach_expect {
+	const char *name;
+	int ro;		/* expected result of a read-only attach */
+	int rw;		/* expected result of a read-write attach */
+};
+
+static int attach_expect_child(void *data)
+{
+	struct attach_expect *e = data;
+	struct shmdev_info info;
+	int fd;
+
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(e->rw, st_attach(fd, e->name, 0, NULL, NULL));
+	/* A refused attach leaves the file unbound. */
+	if (e->rw)
+		CHILD_CHECK_EQ(-ENODEV, st_info(fd, &info));
+	close(fd);
+
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(e->ro, st_attach(fd, e->name, SHMDEV_ATTACH_RDONLY,
+					NULL, NULL));
+	if (e->ro)
+		CHILD_CHECK_EQ(-ENODEV, st_info(fd, &info));
+	close(fd);
+	return 0;
+}
+
+TEST_F(shmdev, attach_owner_without_write_bit_eacces)
+{
+	struct create_arg c = { .name = new_name(self), .mode = 0400 };
+	struct attach_expect e = { .name = c.name, .ro = 0, .rw = -EACCES };
+	const struct creds *cr;
+	const char *reason;
+
+	reason = unprivileged_creds(&cr);
+	if (reason)
+		SKIP(return, "%s", reason);
+	ASSERT_EQ(0, run_child(cr, create_child, &c));
+	EXPECT_EQ(0, run_child(cr, attach_expect_child, &e));
+}
+
+TEST_F(shmdev, attach_owner_without_read_bit_eacces)
+{
+	struct create_arg c = { .name = new_name(self), .mode = 0200 };
+	struct attach_expect e = {
+		.name = c.name, .ro = -EACCES, .rw = -EACCES,
+	};
+	const struct creds *cr;
+	const char *reason;
+
+	reason = unprivileged_creds(&cr);
+	if (reason)
+		SKIP(return, "%s", reason);
+	ASSERT_EQ(0, run_child(cr, create_child, &c));
+	EXPECT_EQ(0, run_child(cr, attach_expect_child, &e));
+}
+
+TEST_F(shmdev, attach_root_overrides_mode)
+{
+	const char *name = new_name(self);
+	int fd;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root (CAP_IPC_OWNER)");
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0000, NULL));
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, st_attach(fd, name, 0, NULL, NULL));
+	close(fd);
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, st_attach(fd, name, SHMDEV_ATTACH_RDONLY, NULL, NULL));
+	close(fd);
+}
+
+TEST_F(shmdev, attach_other_user_checks_other_bits)
+{
+	struct attach_expect none = { .ro = -EACCES, .rw = -EACCES };
+	struct attach_expect rd = { .ro = 0, .rw = -EACCES };
+	struct attach_expect rdwr = { .ro = 0, .rw = 0 };
+	const char *reason;
+	int a, b, c;
+
+	reason = no_other_users();
+	if (reason)
+		SKIP(return, "%s", reason);
+	/* Owned by root; user_a is neither owner nor in the group. */
+	none.name = new_name(self);
+	rd.name = new_name(self);
+	rdwr.name = new_name(self);
+	a = create_on_new_fd(_metadata, none.name, page_size, 0770);
+	b = create_on_new_fd(_metadata, rd.name, page_size, 0664);
+	c = create_on_new_fd(_metadata, rdwr.name, page_size, 0606);
+	EXPECT_EQ(0, run_child(&user_a, attach_expect_child, &none));
+	EXPECT_EQ(0, run_child(&user_a, attach_expect_child, &rd));
+	EXPECT_EQ(0, run_child(&user_a, attach_expect_child, &rdwr));
+	close(a);
+	close(b);
+	close(c);
+}
+
+static int check_owner_child(void *data)
+{
+	const char *name = data;
+	struct shmdev_info info;
+	int fd;
+
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_attach(fd, name, SHMDEV_ATTACH_RDONLY,
+				    NULL, NULL));
+	CHILD_CHECK_EQ(0, st_info(fd, &info));
+	CHILD_CHECK_EQ(user_a.uid, info.uid);
+	CHILD_CHECK_EQ(user_a.gid, info.gid);
+	return 0;
+}
+
+TEST_F(shmdev, attach_group_member_checks_group_bits)
+{
+	struct create_arg c = { .name = new_name(self), .mode = 0640 };
+	struct attach_expect member = {
+		.name = c.name, .ro = 0, .rw = -EACCES,
+	};
+	struct attach_expect outsider = {
+		.name = c.name, .ro = -EACCES, .rw = -EACCES,
+	};
+	const char *reason;
+
+	reason = no_other_users();
+	if (reason)
+		SKIP(return, "%s", reason);
+	ASSERT_EQ(0, run_child(&user_a, create_child, &c));
+	ASSERT_EQ(0, run_child(&user_a, check_owner_child, (void *)c.name));
+	EXPECT_EQ(0, run_child(&user_b_in_group, attach_expect_child,
+			       &member));
+	EXPECT_EQ(0, run_child(&user_b, attach_expect_child, &outsider));
+}
+
+struct unlink_expect {
+	const char *name;
+	int ret;	/* expected result of the unlink */
+};
+
+static int unlink_child(void *data)
+{
+	struct unlink_expect *e = data;
+	int fd = st_open();
+
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(e->ret, st_unlink(fd, e->name));
+	return 0;
+}
+
+TEST_F(shmdev, unlink_by_other_user_eperm)
+{
+	struct unlink_expect e = { .name = new_name(self), .ret = -EPERM };
+	const char *reason;
+
+	reason = no_other_users();
+	if (reason)
+		SKIP(return, "%s", reason);
+	/* Even with every permission bit set. */
+	ASSERT_EQ(0, st_create(self->fd, e.name, page_size, 0777, NULL));
+	EXPECT_EQ(0, run_child(&user_a, unlink_child, &e));
+	check_name_exists(_metadata, e.name);
+}
+
+TEST_F(shmdev, unlink_by_owner_succeeds)
+{
+	struct create_arg c = { .name = new_name(self), .mode = 0600 };
+	struct unlink_expect e = { .name = c.name, .ret = 0 };
+	const struct creds *cr;
+	const char *reason;
+
+	reason = unprivileged_creds(&cr);
+	if (reason)
+		SKIP(return, "%s", reason);
+	ASSERT_EQ(0, run_child(cr, create_child, &c));
+	EXPECT_EQ(0, run_child(cr, unlink_child, &e));
+	EXPECT_EQ(-ENOENT, st_attach(self->fd, c.name, SHMDEV_ATTACH_RDONLY,
+				     NULL, NULL));
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))
+			return test_harness_run(argc, argv);
+	if (access(SHMDEV_DEVICE_PATH, F_OK)) {
+		ksft_print_header();
+		ksft_exit_skip(SHMDEV_DEVICE_PATH
+			       " not found: is the shmdev module loaded?\n");
+	}
+	return test_harness_run(argc, argv);
+}
