@@ -1,0 +1,558 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared code of the shmdev QEMU test rig, sourced by vm-check.sh and
+# vm-run.sh. Nothing here runs on its own.
+#
+# Host side, in order of use:
+#   resolve_kernels    kernel matrix from the Debian archive (or $KERNELS)
+#   ensure_packages    apt-get install only what dpkg says is missing
+#   fetch_kernel       vmlinuz of linux-image-<kver>, cached
+#   fetch_kselftest    kselftest_harness.h + kselftest.h, cached
+#   build_module       Kbuild + module/ + include/ against the kernel headers
+#   build_selftests    make -C selftests (static binaries, any kernel)
+#   make_initramfs     busybox, make, module, selftests, payload, /init
+#   boot_vm            QEMU TCG boot with console to a log file
+#   parse_console      results between the VM's markers (parse-console.awk)
+
+# Where things are; every one of these may be overridden from the environment.
+SHMDEV_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SHMDEV_ROOT=$(cd "$SHMDEV_SCRIPTS/.." && pwd)
+SHMDEV_CACHE=${SHMDEV_CACHE:-/var/cache/shmdev-vm}
+SHMDEV_BUILD=${SHMDEV_BUILD:-$SHMDEV_ROOT/build}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_MEM=${VM_MEM:-2G}
+VM_SMP=${VM_SMP:-2}
+
+# The kernel matrix: the Debian meta packages whose dependency names the
+# current kernel of each line. Versions are looked up, never written here.
+KERNEL_META_PACKAGES=(linux-image-amd64 linux-image-6.12-amd64)
+# The kselftest harness headers come from this source package.
+KSFT_SOURCE_PACKAGE=linux-source-6.12
+KSFT_SOURCE_TARBALL=/usr/src/$KSFT_SOURCE_PACKAGE.tar.xz
+KSFT_HEADERS=(kselftest_harness.h kselftest.h)
+
+# Lines of the kernel log that fail a run (extended regular expression).
+DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|leak|Call Trace|Kernel panic'
+
+PROG=${PROG:-$(basename "$0")}
+
+# With set -e a failing command ends the script; say which one it was
+# (once, from the main shell, not again from each subshell on the way).
+set -E
+trap '((BASH_SUBSHELL)) || log "error: \"$BASH_COMMAND\" failed (status $?) at ${BASH_SOURCE[0]##*/}:$LINENO"' ERR
+
+log() {
+	printf '[%s] %s\n' "$PROG" "$*" >&2
+}
+
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Phase timing: phase_begin NAME ... phase_end; phase_report prints them all.
+
+PHASE_NAMES=()
+PHASE_SECONDS=()
+_phase_name=
+_phase_start=
+
+phase_begin() {
+	_phase_name=$1
+	_phase_start=$EPOCHREALTIME
+	log "== $_phase_name"
+}
+
+phase_end() {
+	local elapsed
+	elapsed=$(awk -v a="$_phase_start" -v b="$EPOCHREALTIME" \
+		'BEGIN { printf "%.1f", b - a }')
+	PHASE_NAMES+=("$_phase_name")
+	PHASE_SECONDS+=("$elapsed")
+	log "   $_phase_name: ${elapsed} s"
+}
+
+phase_report() {
+	local i
+	log "elapsed time per phase:"
+	for i in "${!PHASE_NAMES[@]}"; do
+		printf '  %8s s  %s\n' "${PHASE_SECONDS[i]}" "${PHASE_NAMES[i]}" >&2
+	done
+}
+
+# ---------------------------------------------------------------------------
+# Packages
+
+APT_UPDATED=0
+
+apt_update() {
+	if ((APT_UPDATED == 0)); then
+		log "apt-get update"
+		apt-get update -q >&2
+		APT_UPDATED=1
+	fi
+}
+
+# apt_retry CMD...: run an apt command; on failure refresh the package lists
+# once (they may be missing or stale on a fresh machine) and try again.
+apt_retry() {
+	if "$@"; then
+		return 0
+	fi
+	if ((APT_UPDATED)); then
+		return 1
+	fi
+	apt_update
+	"$@"
+}
+
+# Print the kernel version that a meta package depends on, or nothing.
+kernel_of_meta() {
+	{ apt-cache depends "$1" 2>/dev/null || true; } |
+		sed -n 's/^ *Depends: linux-image-\([^ ]*\)$/\1/p' |
+		sed 's/-unsigned$//' | head -n 1
+}
+
+# Fill the array KVERS with the kernel matrix (its first KVERS_LIMIT
+# kernels if that is set).
+KVERS=()
+KVERS_LIMIT=0
+KVERS_FROM_ARCHIVE=0
+resolve_kernels() {
+	local meta kver attempt
+
+	if [[ -n ${KERNELS:-} ]]; then
+		read -r -a KVERS <<<"$KERNELS"
+		if ((KVERS_LIMIT)); then
+			KVERS=("${KVERS[@]:0:KVERS_LIMIT}")
+		fi
+		log "kernels (from \$KERNELS): ${KVERS[*]}"
+		return
+	fi
+	KVERS_FROM_ARCHIVE=1
+	for attempt in 1 2; do
+		KVERS=()
+		for meta in "${KERNEL_META_PACKAGES[@]}"; do
+			kver=$(kernel_of_meta "$meta")
+			[[ -n $kver ]] && KVERS+=("$kver")
+		done
+		if ((${#KVERS[@]} == ${#KERNEL_META_PACKAGES[@]})); then
+			if ((KVERS_LIMIT)); then
+				KVERS=("${KVERS[@]:0:KVERS_LIMIT}")
+			fi
+			log "kernels: ${KVERS[*]}"
+			return
+		fi
+		((attempt == 1)) && apt_update
+	done
+	die "cannot resolve the kernel matrix from ${KERNEL_META_PACKAGES[*]} (apt-cache depends found: ${KVERS[*]:-nothing})"
+}
+
+is_installed() {
+	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
+}
+
+# missing_packages PKG...: print those not installed.
+missing_packages() {
+	local pkg
+
+	for pkg in "$@"; do
+		is_installed "$pkg" || printf '%s\n' "$pkg"
+	done
+}
+
+# ensure_packages PKG...: install those that are not installed yet.
+# INITRD=No keeps the kernel's postinst hook from building an initrd for the
+# linux-image that linux-headers-6.12 depends on; nothing here boots it.
+ensure_packages() {
+	local missing
+
+	mapfile -t missing < <(missing_packages "$@")
+	if ((${#missing[@]} == 0)); then
+		log "all $# packages already installed"
+		return
+	fi
+	apt_update
+	log "installing: ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive INITRD=No \
+		apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+		die "apt-get install failed"
+}
+
+# Packages the rig needs for the given kernels.
+rig_packages() {
+	local kver
+
+	# perl: W=1 runs scripts/kernel-doc, which needs more than perl-base.
+	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils \
+		make gcc libc6-dev perl "$KSFT_SOURCE_PACKAGE"
+	for kver in "$@"; do
+		printf 'linux-headers-%s\n' "$kver"
+	done
+}
+
+# ---------------------------------------------------------------------------
+# Cache: kernel images and kselftest headers, fetched once.
+
+# publish NEW DIR FILE: make directory NEW the cache entry DIR, unless a
+# concurrent run got there first (DIR/FILE exists then).
+publish() {
+	[[ -s $2/$3 ]] || rm -rf "$2"
+	mv -T "$1" "$2" 2>/dev/null || [[ -s $2/$3 ]] || die "cannot create $2"
+}
+
+# A directory apt's unprivileged download user can write into, so that
+# apt-get download does not warn about running unsandboxed.
+download_dir() {
+	local dir
+
+	dir=$(mktemp -d "$SHMDEV_CACHE/tmp.XXXXXX")
+	chmod 0755 "$dir"
+	if id _apt >/dev/null 2>&1; then
+		chown _apt "$dir"
+	fi
+	printf '%s\n' "$dir"
+}
+
+# fetch_kernel KVER: $SHMDEV_CACHE/kernels/KVER/vmlinuz (and config).
+# The .deb is taken from apt's own cache when linux-headers-6.12 pulled the
+# image in, else downloaded. Only the two files are unpacked from it, not
+# its ~400 MB of modules.
+fetch_kernel() {
+	local kver=$1 dir tmp pkg deb=
+
+	dir=$SHMDEV_CACHE/kernels/$kver
+	if [[ -s $dir/vmlinuz ]]; then
+		log "cached: $dir/vmlinuz"
+		return
+	fi
+	mkdir -p "$SHMDEV_CACHE/kernels"
+	tmp=$(download_dir)
+	for pkg in "linux-image-$kver" "linux-image-$kver-unsigned"; do
+		deb=$(find /var/cache/apt/archives -maxdepth 1 \
+			-name "${pkg}_*_amd64.deb" 2>/dev/null | sort -V | tail -n 1)
+		[[ -z $deb ]] || break
+		if (cd "$tmp" && apt_retry apt-get download -q "$pkg" >&2); then
+			deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
+			break
+		fi
+	done
+	[[ -n $deb ]] || die "cannot download linux-image-$kver"
+	dpkg-deb --fsys-tarfile "$deb" |
+		tar -x -C "$tmp" "./boot/vmlinuz-$kver" "./boot/config-$kver" ||
+		die "no /boot/vmlinuz-$kver in $(basename "$deb")"
+	mkdir -p "$tmp/out"
+	mv "$tmp/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
+	mv "$tmp/boot/config-$kver" "$tmp/out/config"
+	basename "$deb" >"$tmp/out/package"
+	publish "$tmp/out" "$dir" vmlinuz
+	rm -rf "$tmp"
+	log "fetched: $dir/vmlinuz"
+}
+
+# fetch_kselftest: $SHMDEV_CACHE/kselftest/{kselftest_harness.h,kselftest.h}
+fetch_kselftest() {
+	local dir=$SHMDEV_CACHE/kselftest tmp hdr members=()
+
+	if [[ -s $dir/${KSFT_HEADERS[0]} && -s $dir/${KSFT_HEADERS[1]} ]]; then
+		log "cached: $dir"
+		return
+	fi
+	[[ -f $KSFT_SOURCE_TARBALL ]] || die "$KSFT_SOURCE_TARBALL missing"
+	for hdr in "${KSFT_HEADERS[@]}"; do
+		members+=("$KSFT_SOURCE_PACKAGE/tools/testing/selftests/$hdr")
+	done
+	mkdir -p "$SHMDEV_CACHE"
+	tmp=$(mktemp -d "$SHMDEV_CACHE/tmp.XXXXXX")
+	tar -xJf "$KSFT_SOURCE_TARBALL" -C "$tmp" --strip-components=4 \
+		"${members[@]}" || die "cannot extract kselftest headers"
+	chmod 0755 "$tmp"
+	publish "$tmp" "$dir" "${KSFT_HEADERS[0]}"
+	rm -rf "$tmp"
+	log "extracted: $dir"
+}
+
+# ---------------------------------------------------------------------------
+# Build
+
+# build_module KVER: build shmdev.ko for KVER into $SHMDEV_BUILD/KVER/src.
+# Returns 1 (after printing the log) when the build fails or warns.
+build_module() {
+	local kver=$1 out src headers buildlog
+
+	headers=/usr/src/linux-headers-$kver
+	[[ -d $headers ]] || die "$headers missing (linux-headers-$kver)"
+	require_module_sources
+
+	out=$SHMDEV_BUILD/$kver
+	src=$out/src
+	buildlog=$out/build.log
+	rm -rf "$src"
+	mkdir -p "$src"
+	cp -a "$SHMDEV_ROOT/Kbuild" "$SHMDEV_ROOT/module" "$SHMDEV_ROOT/include" "$src/"
+	# Drop objects of any earlier in-tree build; they belong to another kernel.
+	find "$src" \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name 'modules.order' \
+		-o -name 'Module.symvers' \) -delete
+
+	if ! make -C "$headers" M="$src" W=1 modules >"$buildlog" 2>&1; then
+		log "module build for $kver failed; $buildlog:"
+		cat "$buildlog" >&2
+		return 1
+	fi
+	if grep -q -i -E 'warning:|error:' "$buildlog"; then
+		log "module build for $kver has warnings; $buildlog:"
+		cat "$buildlog" >&2
+		return 1
+	fi
+	[[ -f $src/module/shmdev.ko ]] || {
+		log "module build for $kver produced no module/shmdev.ko"
+		return 1
+	}
+	log "built $src/module/shmdev.ko"
+}
+
+module_path() {
+	printf '%s\n' "$SHMDEV_BUILD/$1/src/module/shmdev.ko"
+}
+
+SELFTESTS_DIR=$SHMDEV_ROOT/selftests
+# The programs are built here (the selftests Makefile's OUTPUT), not in the
+# source tree.
+SELFTESTS_OUT=$SHMDEV_BUILD/selftests
+
+build_selftests() {
+	local buildlog=$SHMDEV_BUILD/selftests-build.log prog
+
+	[[ -f $SELFTESTS_DIR/Makefile ]] ||
+		die "$SELFTESTS_DIR/Makefile missing: the selftests are not there yet"
+	mkdir -p "$SELFTESTS_OUT"
+	if ! make -C "$SELFTESTS_DIR" KSFT_DIR="$SHMDEV_CACHE/kselftest" \
+		OUTPUT="$SELFTESTS_OUT" >"$buildlog" 2>&1; then
+		cat "$buildlog" >&2
+		die "selftests build failed ($buildlog)"
+	fi
+	if grep -q -i -E 'warning:' "$buildlog"; then
+		log "selftests build warnings:"
+		grep -i -E 'warning:' "$buildlog" >&2
+	fi
+	for prog in shmdev_test shmdev_peer; do
+		[[ -x $SELFTESTS_OUT/$prog ]] ||
+			die "selftests build produced no $SELFTESTS_OUT/$prog"
+	done
+	log "built selftests in $SELFTESTS_OUT"
+}
+
+# ---------------------------------------------------------------------------
+# Initramfs
+
+# add_elf ROOT FILE [DEST]: copy an executable into ROOT at DEST (default:
+# its own path) together with the shared libraries and loader ldd lists,
+# each at the path ldd prints.
+add_elf() {
+	local root=$1 file=$2 dest=${3:-$2} lib libs
+
+	install -D -m 0755 "$file" "$root$dest"
+	# A static binary makes ldd say "not a dynamic executable" and fail.
+	libs=$(ldd "$file" 2>/dev/null || true)
+	if grep -q 'not found' <<<"$libs"; then
+		die "$file: shared library not found: $(grep 'not found' <<<"$libs" | tr -s ' \t' ' ')"
+	fi
+	while read -r lib; do
+		[[ -n $lib ]] || continue
+		[[ -e $root$lib ]] || install -D -m 0755 "$lib" "$root$lib"
+	done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+		$1 ~ /^\// { print $1 }' <<<"$libs")
+}
+
+# make_initramfs KVER WORKDIR PAYLOAD [EXTRA...]
+# Builds WORKDIR/initrd.img with the module for KVER, the built selftests,
+# the rig's VM scripts under /rig, PAYLOAD as /run.sh (run by /init after
+# insmod) and each EXTRA given as SRC or SRC:DEST (default /opt/<name>).
+make_initramfs() {
+	local kver=$1 work=$2 payload=$3 root applet item extra src dest
+	shift 3
+
+	root=$work/initramfs
+	rm -rf "$root"
+	mkdir -p "$root"
+	chmod 0755 "$root" # users other than root must be able to enter it
+	(
+		cd "$root" || exit 1
+		mkdir -p bin sbin usr/bin usr/sbin etc proc sys dev tmp root rig
+		chmod 1777 tmp
+		chmod 0700 root
+		mknod -m 0600 dev/console c 5 1
+		mknod -m 0666 dev/null c 1 3
+	)
+
+	add_elf "$root" /bin/busybox
+	for applet in $(/bin/busybox --list); do
+		[[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+	done
+	add_elf "$root" /usr/bin/make
+
+	cat >"$root/etc/passwd" <<-'EOF'
+		root:x:0:0:root:/root:/bin/sh
+		tester:x:1000:1000:shmdev tester:/tmp:/bin/sh
+		tester2:x:1001:1001:shmdev tester 2:/tmp:/bin/sh
+	EOF
+	cat >"$root/etc/group" <<-'EOF'
+		root:x:0:
+		tester:x:1000:
+		tester2:x:1001:
+	EOF
+
+	install -m 0755 "$SHMDEV_SCRIPTS/vm/init" "$root/init"
+	install -m 0755 "$SHMDEV_SCRIPTS"/vm/*.sh "$root/rig/"
+	install -m 0644 "$(module_path "$kver")" "$root/shmdev.ko"
+	install -m 0755 "$payload" "$root/run.sh"
+	# /selftests: the programs, and the Makefile whose run_tests runs them.
+	if [[ -x $SELFTESTS_OUT/shmdev_test ]]; then
+		mkdir -p "$root/selftests"
+		cp -a "$SELFTESTS_OUT/." "$root/selftests/"
+		for item in Makefile settings config; do
+			[[ ! -f $SELFTESTS_DIR/$item ]] ||
+				cp "$SELFTESTS_DIR/$item" "$root/selftests/"
+		done
+		chmod -R u+rwX,go+rX,go-w "$root/selftests"
+	fi
+	for extra in "$@"; do
+		src=${extra%%:*}
+		dest=${extra#*:}
+		[[ $dest != "$extra" ]] || dest=/opt/$(basename "$src")
+		[[ -e $src ]] || die "--add: $src does not exist"
+		if [[ -f $src && -x $src ]]; then
+			add_elf "$root" "$src" "$dest"
+		else
+			mkdir -p "$(dirname "$root$dest")"
+			cp -a "$src" "$root$dest"
+		fi
+	done
+
+	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$work/initrd.img"
+}
+
+# ---------------------------------------------------------------------------
+# Boot and parse
+
+# Kernel command line. An oops, or a task hung for 120 s, panics the VM so
+# that QEMU exits at once (panic=-1, -no-reboot) with the trace on the
+# console, instead of the test hanging on a half-dead kernel until timeout.
+VM_CMDLINE="console=ttyS0 panic=-1 oops=panic hung_task_panic=1 rdinit=/init loglevel=4"
+
+# boot_vm KVER WORKDIR NONCE: boot WORKDIR/initrd.img, console to
+# WORKDIR/console.log. Returns QEMU's status (124: timed out).
+boot_vm() {
+	local kver=$1 work=$2 nonce=$3 rc=0
+
+	# --foreground: QEMU stays in our process group, so that interrupting
+	# or killing the run stops it too.
+	timeout --foreground -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
+		-accel tcg,thread=multi -smp "$VM_SMP" -m "$VM_MEM" \
+		-nographic -no-reboot -nic none \
+		-kernel "$SHMDEV_CACHE/kernels/$kver/vmlinuz" \
+		-initrd "$work/initrd.img" \
+		-append "$VM_CMDLINE SHMDEV_NONCE=$nonce" \
+		</dev/null >"$work/console.log" 2>&1 || rc=$?
+	return "$rc"
+}
+
+new_nonce() {
+	od -An -N6 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# parse_console LOG NONCE SECTIONS: print the awk parser's findings, lines of
+#   TOTALS pass fail skip    sums of the kselftest "Totals:" lines and rig
+#                            checks (one line, always printed last)
+#   FAILED text              a failing test line
+#   DETAIL text              diagnostics printed before it (up to 8 lines)
+#   PROBLEM text             something that counts as one failure
+#   DMESG text               an offending kernel log line
+#   STATUS section rc        exit status of each section
+#   SECTION name pass fail skip   totals of a section that printed some
+# SECTIONS lists the sections that must each report kselftest totals.
+parse_console() {
+	awk -v nonce="$2" -v sections="$3" -v bad="$DMESG_BAD_PATTERN" \
+		-f "$SHMDEV_SCRIPTS/parse-console.awk" "$1"
+}
+
+# Print the part of a console log between the markers (payload output).
+console_output() {
+	awk -v nonce="$2" '
+		{ sub(/\r+$/, "") }
+		$0 ~ "SHMDEV-VM-BEGIN " nonce "$" { on = 1; next }
+		$0 ~ "SHMDEV-VM-DMESG-BEGIN " nonce "$" { on = 0 }
+		!on || index($0, "SHMDEV-VM-STATUS " nonce " ") == 1 { next }
+		# Blank lines are held back: the end marker brings one of its own.
+		$0 == "" { blank++; next }
+		{ for (; blank > 0; blank--) print ""; print }
+	' "$1"
+}
+
+# ---------------------------------------------------------------------------
+# Steps shared by vm-check.sh and vm-run.sh
+
+require_root() {
+	[[ $EUID == 0 ]] ||
+		die "run as root: it installs packages, writes $SHMDEV_CACHE and creates device nodes"
+}
+
+require_module_sources() {
+	local item
+
+	for item in Kbuild module include; do
+		[[ -e $SHMDEV_ROOT/$item ]] ||
+			die "$SHMDEV_ROOT/$item missing: the module sources are not there yet"
+	done
+}
+
+# prepare_host: packages, kernel images and kselftest headers for KVERS.
+# If packages are missing the package lists are refreshed first, and a
+# matrix read from possibly stale lists is resolved again.
+prepare_host() {
+	local pkgs kver
+
+	phase_begin "install packages"
+	mapfile -t pkgs < <(rig_packages "${KVERS[@]}")
+	if ((KVERS_FROM_ARCHIVE)) && [[ -n $(missing_packages "${pkgs[@]}") ]]; then
+		apt_update
+		resolve_kernels
+		mapfile -t pkgs < <(rig_packages "${KVERS[@]}")
+	fi
+	ensure_packages "${pkgs[@]}"
+	phase_end
+
+	phase_begin "fetch kernels and kselftest headers"
+	for kver in "${KVERS[@]}"; do
+		fetch_kernel "$kver"
+	done
+	fetch_kselftest
+	phase_end
+}
+
+# run_vm KVER WORKDIR PAYLOAD [EXTRA...]: initramfs and boot, each a phase.
+# Sets VM_NONCE and VM_STATUS (QEMU's exit status, 124 for a timeout).
+run_vm() {
+	local kver=$1 work=$2
+
+	mkdir -p "$work"
+	phase_begin "initramfs ($kver)"
+	make_initramfs "$@"
+	phase_end
+
+	VM_NONCE=$(new_nonce)
+	VM_STATUS=0
+	phase_begin "boot and test in QEMU ($kver)"
+	log "console log: $work/console.log (timeout ${VM_TIMEOUT} s)"
+	boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
+	phase_end
+	if ((VM_STATUS == 124)); then
+		log "QEMU timed out after $VM_TIMEOUT s"
+	elif ((VM_STATUS != 0)); then
+		log "QEMU exited with status $VM_STATUS"
+	fi
+}

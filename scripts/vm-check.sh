@@ -1,0 +1,139 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm-check.sh - test shmdev on each kernel of the matrix in a QEMU VM.
+#
+# For each kernel (Debian bookworm's 6.1 and 6.12 lines, resolved from the
+# archive): build the module with W=1 against the kernel's headers (any
+# warning fails), boot the distribution kernel under QEMU TCG with an
+# initramfs holding the module and the selftests, run the selftests as root
+# and as an unprivileged user, run the rig's lifecycle tests (rmmod/insmod)
+# and check the kernel log for splats. Installs what it needs with apt and
+# caches kernels under $SHMDEV_CACHE, so a second run downloads nothing.
+#
+# The last line printed is "N passed, N failed, N skipped" over all kernels;
+# the exit status is 1 if anything failed.
+#
+# Environment:
+#   KERNELS="kver ..."  kernels to test instead of the archive's matrix
+#   SHMDEV_CACHE        cache directory (default /var/cache/shmdev-vm)
+#   SHMDEV_BUILD        build directory (default <repo>/build)
+#   VM_TIMEOUT          seconds one VM may run (default 900)
+#   VM_MEM, VM_SMP      VM memory and CPUs (default 2G, 2)
+set -euo pipefail
+
+PROG=vm-check
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Sections of vm/check.sh that must each print kselftest totals.
+CHECK_SECTIONS="selftests-root selftests-tester rig"
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+TOTAL_SKIP=0
+SUMMARY=()
+
+# count_kernel KVER PASS FAIL SKIP: add to the totals and the summary table.
+count_kernel() {
+	TOTAL_PASS=$((TOTAL_PASS + $2))
+	TOTAL_FAIL=$((TOTAL_FAIL + $3))
+	TOTAL_SKIP=$((TOTAL_SKIP + $4))
+	SUMMARY+=("$(printf '%-28s %4d passed, %4d failed, %4d skipped' "$1" "$2" "$3" "$4")")
+}
+
+# section_line "NAME PASS FAIL SKIP": one line of a kernel's summary.
+section_line() {
+	local name pass fail skip
+
+	read -r name pass fail skip <<<"$1"
+	printf '%-18s %4d passed, %4d failed, %4d skipped' "$name" "$pass" "$fail" "$skip"
+}
+
+# test_kernel KVER: boot KVER with the module, parse and report its results.
+test_kernel() {
+	local kver=$1 work kind text pass=0 fail=0 skip=0
+	local sections=() failed=() problems=() dmesg=()
+
+	work=$SHMDEV_BUILD/$kver/check
+	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/check.sh"
+
+	while read -r kind text; do
+		case $kind in
+		TOTALS) read -r pass fail skip <<<"$text" ;;
+		SECTION) sections+=("$(section_line "$text")") ;;
+		FAILED) failed+=("$text") ;;
+		DETAIL) failed+=("    $text") ;;
+		PROBLEM) problems+=("$text") ;;
+		DMESG) dmesg+=("$text") ;;
+		esac
+	done < <(parse_console "$work/console.log" "$VM_NONCE" "$CHECK_SECTIONS")
+
+	echo
+	echo "=== $kver: $pass passed, $fail failed, $skip skipped"
+	printf '  %s\n' "${sections[@]}"
+	if ((${#failed[@]})); then
+		echo "failing tests:"
+		printf '  %s\n' "${failed[@]}"
+	fi
+	if ((${#problems[@]})); then
+		echo "problems:"
+		printf '  %s\n' "${problems[@]}"
+	fi
+	if ((${#dmesg[@]})); then
+		echo "offending kernel log lines:"
+		printf '  %s\n' "${dmesg[@]}"
+	fi
+	if ((VM_STATUS != 0)) || ! grep -q "SHMDEV-VM-END $VM_NONCE" "$work/console.log"; then
+		echo "the last lines of the console log:"
+		tail -n 30 "$work/console.log" | tr -d '\r' |
+			sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/^/  | /'
+	fi
+	echo "console log: $work/console.log"
+	count_kernel "$kver" "$pass" "$fail" "$skip"
+}
+
+main() {
+	local kver built=()
+
+	require_root
+	require_module_sources
+	[[ -f $SELFTESTS_DIR/Makefile ]] ||
+		die "$SELFTESTS_DIR/Makefile missing: the selftests are not there yet"
+
+	phase_begin "resolve kernels"
+	resolve_kernels
+	phase_end
+
+	prepare_host
+
+	phase_begin "build selftests"
+	build_selftests
+	phase_end
+
+	for kver in "${KVERS[@]}"; do
+		phase_begin "build module ($kver)"
+		if build_module "$kver"; then
+			built+=("$kver")
+		else
+			echo "=== $kver: module build failed or warned (log above)"
+			count_kernel "$kver" 0 1 0
+		fi
+		phase_end
+	done
+
+	for kver in "${built[@]}"; do
+		test_kernel "$kver"
+	done
+
+	echo
+	echo "=== summary"
+	printf '%s\n' "${SUMMARY[@]}"
+	phase_report
+	echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
+	if ((TOTAL_FAIL)); then
+		exit 1
+	fi
+}
+
+main "$@"

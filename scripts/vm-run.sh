@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm-run.sh - run a shell script inside a QEMU VM with shmdev loaded.
+#
+# Usage: vm-run.sh [-k KVER] [-a SRC[:DEST]]... [-v] SCRIPT
+#
+# Builds the module for one kernel (default: the first of the matrix, Debian
+# bookworm's 6.1 line, or the first of $KERNELS), boots it as vm-check.sh
+# does, loads the module (/dev/shmdev mode 0666), runs SCRIPT with busybox sh
+# as root in /tmp, and prints what the script printed. The selftests, when
+# present, are built and put at /selftests; users tester (1000) and tester2
+# (1001) exist for su.
+#
+#   -k KVER          kernel version to boot (e.g. 6.12.117+deb12-amd64)
+#   -a SRC[:DEST]    also put file or directory SRC at DEST in the VM
+#                    (default /opt/<name>); executables bring their shared
+#                    libraries along
+#   -v               print the whole console log, not only the script's output
+#
+# Exit status: the script's, or 1 if the VM did not finish or the kernel log
+# shows a splat (BUG, WARNING, Oops, KASAN, lockdep, leak ...).
+set -euo pipefail
+
+PROG=vm-run
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	sed -n '3,/^set -e/{/^set -e/d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}" >&2
+	exit 2
+}
+
+main() {
+	local kver='' verbose=0 opt script work kind text status=''
+	local extras=() dmesg=() problems=()
+
+	while getopts 'k:a:vh' opt; do
+		case $opt in
+		k) kver=$OPTARG ;;
+		a) extras+=("$OPTARG") ;;
+		v) verbose=1 ;;
+		*) usage ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	(($# == 1)) || usage
+	script=$(realpath "$1")
+	[[ -f $script ]] || die "$1: no such file"
+
+	require_root
+	require_module_sources
+
+	phase_begin "resolve kernels"
+	[[ -z $kver ]] || KERNELS=$kver
+	KVERS_LIMIT=1
+	resolve_kernels
+	phase_end
+
+	prepare_host
+	kver=${KVERS[0]}
+	log "kernel: $kver"
+
+	if [[ -f $SELFTESTS_DIR/Makefile ]]; then
+		phase_begin "build selftests"
+		build_selftests
+		phase_end
+	fi
+
+	phase_begin "build module ($kver)"
+	build_module "$kver" || die "module build failed"
+	phase_end
+
+	work=$SHMDEV_BUILD/$kver/run
+	run_vm "$kver" "$work" "$script" "${extras[@]}"
+
+	if ((verbose)); then
+		tr -d '\r' <"$work/console.log"
+	else
+		console_output "$work/console.log" "$VM_NONCE"
+	fi
+
+	while read -r kind text; do
+		case $kind in
+		STATUS) [[ $text != payload\ * ]] || status=${text#payload } ;;
+		PROBLEM) problems+=("$text") ;;
+		DMESG) dmesg+=("$text") ;;
+		esac
+	done < <(parse_console "$work/console.log" "$VM_NONCE" "")
+
+	phase_report
+	if ((${#dmesg[@]})); then
+		log "offending kernel log lines:"
+		printf '  %s\n' "${dmesg[@]}" >&2
+	fi
+	if ((${#problems[@]})); then
+		printf '[%s] %s\n' "$PROG" "${problems[@]}" >&2
+		log "console log: $work/console.log"
+		exit 1
+	fi
+	if [[ -z $status ]]; then
+		log "the script did not run (see $work/console.log)"
+		exit 1
+	fi
+	log "script exit status: $status"
+	exit "$status"
+}
+
+main "$@"
