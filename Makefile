@@ -7,7 +7,7 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(shell pwd)
 
-.PHONY: all modules clean check demo selftests help
+.PHONY: all modules clean check demo examples selftests help
 
 all: modules
 
@@ -17,10 +17,28 @@ modules:
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true
 	$(MAKE) -C selftests clean
+	$(MAKE) -C userspace/examples clean
 	rm -rf build
 
 selftests:
 	$(MAKE) -C selftests
+
+examples:
+	$(MAKE) -C userspace/examples
+
+EXAMPLES := userspace/examples
+
+# make demo: in a QEMU VM (nothing touches the running kernel);
+# make demo HOST=1: on the running kernel, loading the module if needed.
+ifeq ($(HOST),1)
+demo: modules examples
+	@if [ ! -e /dev/shmdev ]; then insmod module/shmdev.ko; fi
+	DEMO_BIN=$(EXAMPLES) scripts/demo.sh
+else
+demo: examples
+	scripts/vm-run.sh -a $(EXAMPLES)/demo-producer:/opt/demo-producer \
+		-a $(EXAMPLES)/demo-consumer:/opt/demo-consumer scripts/demo.sh
+endif
 
 check:
 	scripts/vm-check.sh
