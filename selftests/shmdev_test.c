@@ -1414,6 +1414,55 @@ TEST_F(shmdev, fork_shares_shared_mapping)
 	munmap(p, len);
 }
 
+#define FAULT_AROUND_PAGES	16	/* default fault_around_bytes / 4 KiB */
+
+struct read_faults_arg {
+	int fd;
+	size_t len;
+};
+
+/* Maps the segment anew, reads every page and counts its page faults. */
+static int read_faults_child(void *data)
+{
+	struct read_faults_arg *a = data;
+	size_t pages = a->len / page_size, i;
+	struct rusage before, after;
+	volatile const uint8_t *q;
+	long faults;
+
+	q = mmap(NULL, a->len, PROT_READ, MAP_SHARED, a->fd, 0);
+	CHILD_CHECK(q != MAP_FAILED);
+	CHILD_CHECK(!getrusage(RUSAGE_SELF, &before));
+	for (i = 0; i < pages; i++)
+		CHILD_CHECK_EQ(st_pattern(i * page_size, SEED_A),
+			       q[i * page_size]);
+	CHILD_CHECK(!getrusage(RUSAGE_SELF, &after));
+	faults = after.ru_minflt - before.ru_minflt;
+	if (faults > (long)(pages / FAULT_AROUND_PAGES + 2)) {
+		fprintf(stderr, "# %ld faults to read %zu pages\n",
+			faults, pages);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A second process reading a populated segment takes one fault per
+ * fault-around window, not one per page: ->map_pages maps the neighbours
+ * that are already in the page cache.
+ */
+TEST_F(shmdev, attach_read_faults_around_populated_pages)
+{
+	size_t len = 256 * page_size;
+	struct read_faults_arg arg = { .fd = self->fd, .len = len };
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, "", len);
+	st_fill(p, len, SEED_A);
+	EXPECT_EQ(0, run_child(NULL, read_faults_child, &arg));
+	munmap(p, len);
+}
+
 TEST_F(shmdev, fork_copies_private_mapping)
 {
 	size_t len = 4 * page_size;
