@@ -9,8 +9,6 @@
  * SHMDEV_IOC_UNLINK or module unload.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/file.h>
@@ -67,7 +65,7 @@ static DEFINE_HASHTABLE(shmdev_names, 10);
 static struct file *shmdev_bound(struct file *file)
 {
 	/* Pairs with shmdev_bind(): the segment file is fully set up. */
-	return smp_load_acquire((struct file **)&file->private_data);
+	return smp_load_acquire(&file->private_data);
 }
 
 static void shmdev_bind(struct file *file, struct file *segfile)
@@ -75,7 +73,7 @@ static void shmdev_bind(struct file *file, struct file *segfile)
 	lockdep_assert_held(&shmdev_lock);
 	atomic_inc(&shmdev_file_seg(segfile)->nr_files);
 	/* Pairs with shmdev_bound(): publish only a fully set-up file. */
-	smp_store_release((struct file **)&file->private_data, segfile);
+	smp_store_release(&file->private_data, segfile);
 }
 
 /*
@@ -424,7 +422,8 @@ static int __init shmdev_init(void)
 	shmdev_check_abi();
 
 	if (!max_segment_size)
-		max_segment_size = totalram_pages() << PAGE_SHIFT;
+		max_segment_size = min_t(u64, (u64)totalram_pages() << PAGE_SHIFT,
+					 ULONG_MAX);
 
 	err = shmdev_fs_init();
 	if (err)

@@ -13,7 +13,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_context.h>
@@ -37,7 +37,6 @@ atomic_t shmdev_nr_segments = ATOMIC_INIT(0);
 
 static atomic64_t shmdev_next_id = ATOMIC64_INIT(0);
 static struct vfsmount *shmdev_mnt;
-static DECLARE_COMPLETION(shmdev_sb_dead);
 
 static void shmdev_free_folio(struct folio *folio)
 {
@@ -47,7 +46,9 @@ static void shmdev_free_folio(struct folio *folio)
 static const struct address_space_operations shmdev_aops = {
 	.dirty_folio	= noop_dirty_folio,
 	.free_folio	= shmdev_free_folio,
+#ifdef CONFIG_MIGRATION
 	.migrate_folio	= migrate_folio,
+#endif
 };
 
 /* Allocate a zeroed folio and insert it, locked, at @index. */
@@ -156,10 +157,14 @@ static int shmdev_seg_release(struct inode *inode, struct file *segfile)
 	return 0;
 }
 
-/* Segment files are never handed to user space, only to VMAs. */
+/*
+ * Segment files are never handed to user space, only to VMAs; msync()
+ * reaches ->fsync, and there is nothing to write back.
+ */
 static const struct file_operations shmdev_seg_fops = {
 	.owner		= THIS_MODULE,
 	.release	= shmdev_seg_release,
+	.fsync		= noop_fsync,
 };
 
 /**
@@ -173,14 +178,20 @@ static const struct file_operations shmdev_seg_fops = {
  */
 struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly)
 {
+	/* /proc/PID/maps shows "/shmdev:NAME (deleted)", as memfd does. */
+	char dname[sizeof("shmdev:") + SHMDEV_NAME_MAX];
 	struct file *segfile;
+
+	if (seg->name[0])
+		snprintf(dname, sizeof(dname), "shmdev:%s", seg->name);
+	else
+		strscpy(dname, "shmdev", sizeof(dname));
 
 	/* Dropped by __fput() through fops_put(). */
 	__module_get(THIS_MODULE);
 	/* The file's dentry takes over this inode reference. */
 	ihold(seg->inode);
-	segfile = alloc_file_pseudo(seg->inode, shmdev_mnt,
-				    seg->name[0] ? seg->name : "anon",
+	segfile = alloc_file_pseudo(seg->inode, shmdev_mnt, dname,
 				    rdonly ? O_RDONLY : O_RDWR,
 				    &shmdev_seg_fops);
 	if (IS_ERR(segfile)) {
@@ -218,6 +229,12 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 		goto err_free_seg;
 	}
 	inode->i_mode |= S_IFREG;
+	/*
+	 * The inode is reachable by path through /proc/PID/map_files; keep
+	 * truncate(), chmod() and the like away from it there. Its size and
+	 * contents change only through shmdev.
+	 */
+	inode->i_flags |= S_IMMUTABLE;
 	inode->i_mapping->a_ops = &shmdev_aops;
 	mapping_set_unevictable(inode->i_mapping);
 	i_size_write(inode, size);
@@ -261,12 +278,6 @@ void shmdev_seg_put(struct shmdev_seg *seg)
 		shmdev_seg_free(seg);
 }
 
-static void shmdev_kill_sb(struct super_block *sb)
-{
-	kill_anon_super(sb);
-	complete(&shmdev_sb_dead);
-}
-
 static int shmdev_init_fs_context(struct fs_context *fc)
 {
 	return init_pseudo(fc, SHMDEV_FS_MAGIC) ? 0 : -ENOMEM;
@@ -274,12 +285,13 @@ static int shmdev_init_fs_context(struct fs_context *fc)
 
 /*
  * No .owner: the superblock must not pin the module, or segments that
- * nobody has open would keep it loaded forever. Open files pin it instead.
+ * nobody has open would keep it loaded forever. Open files pin it instead,
+ * and shmdev_fs_exit() makes sure the superblock dies before the module.
  */
 static struct file_system_type shmdev_fs_type = {
 	.name			= "shmdev",
 	.init_fs_context	= shmdev_init_fs_context,
-	.kill_sb		= shmdev_kill_sb,
+	.kill_sb		= kill_anon_super,
 };
 
 int __init shmdev_fs_init(void)
@@ -292,12 +304,20 @@ void shmdev_fs_exit(void)
 {
 	long pages;
 
-	kern_unmount(shmdev_mnt);
 	/*
-	 * A segment file released just before unload may still hold the
-	 * mount; wait until the superblock is really gone.
+	 * __fput() drops the module reference of a segment file before its
+	 * reference to the mount, and a path looked up through
+	 * /proc/PID/map_files holds the mount without the module. Wait for
+	 * both to let go, so that kern_unmount() drops the last reference
+	 * and the superblock, which points at shmdev_fs_type, dies here and
+	 * not after the module is gone. The module reference is already 0,
+	 * so no new segment file can appear.
 	 */
-	wait_for_completion(&shmdev_sb_dead);
+	mntget(shmdev_mnt);
+	while (!may_umount_tree(shmdev_mnt))
+		msleep(20);
+	mntput(shmdev_mnt);
+	kern_unmount(shmdev_mnt);
 
 	pages = atomic_long_read(&shmdev_nr_pages);
 	if (pages)
