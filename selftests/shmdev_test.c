@@ -1961,6 +1961,93 @@ TEST_F(shmdev, attach_readonly_allows_private_write_cow)
 	close(ro);
 }
 
+/* The segment file behind a mapping */
+
+TEST_F(shmdev, msync_of_shared_mapping_succeeds)
+{
+	size_t len = 2 * page_size;
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, "", len);
+	st_fill(p, len, SEED_A);
+	EXPECT_EQ(0, msync(p, len, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, msync(p, len, MS_ASYNC)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	munmap(p, len);
+}
+
+/* The line of /proc/self/maps that maps @addr, or "" if none does. */
+static void maps_line(const void *addr, char *line, size_t len)
+{
+	unsigned long start, end;
+	FILE *maps = fopen("/proc/self/maps", "r");
+
+	line[0] = '\0';
+	if (!maps)
+		return;
+	while (fgets(line, len, maps)) {
+		if (sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+		    start == (unsigned long)addr)
+			break;
+		line[0] = '\0';
+	}
+	fclose(maps);
+}
+
+TEST_F(shmdev, proc_maps_names_the_segment)
+{
+	const char *name = new_name(self);
+	char line[512], want[SHMDEV_NAME_MAX + 16];
+	uint8_t *p, *anon;
+	int fd;
+
+	p = create_and_map(_metadata, self, name, page_size);
+	maps_line(p, line, sizeof(line));
+	snprintf(want, sizeof(want), "/shmdev:%s ", name);
+	EXPECT_NE(NULL, strstr(line, want)) TH_LOG("maps: %s", line);
+
+	fd = create_on_new_fd(_metadata, "", page_size, 0600);
+	anon = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, anon);
+	maps_line(anon, line, sizeof(line));
+	EXPECT_NE(NULL, strstr(line, "/shmdev ")) TH_LOG("maps: %s", line);
+	munmap(anon, page_size);
+	munmap(p, page_size);
+	close(fd);
+}
+
+/*
+ * The segment file is reachable by path through /proc/self/map_files (for
+ * CAP_SYS_ADMIN); neither truncate() nor open() there may change the
+ * segment.
+ */
+TEST_F(shmdev, map_files_path_cannot_truncate_or_open_segment)
+{
+	size_t len = 4 * page_size;
+	struct shmdev_info info;
+	char path[128];
+	uint8_t *p;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to reach /proc/self/map_files");
+	p = create_and_map(_metadata, self, "", len);
+	st_fill(p, len, SEED_A);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)p, (unsigned long)p + len);
+
+	EXPECT_EQ(-1, truncate(path, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, truncate(path, 2 * len));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, open(path, O_RDWR));
+	EXPECT_EQ(-1, chmod(path, 0666));
+
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(len, info.size);
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	munmap(p, len);
+}
+
 /* Permissions */
 
 struct create_arg {
