@@ -13,6 +13,8 @@ NR_PAGES=/sys/module/shmdev/parameters/nr_pages
 HELD=rig_held		# segment mapped by a holder process
 PERSIST=rig_persist	# segment left behind for rmmod to free
 SIZE=1048576
+BIG_SIZE=33554432	# 8192 pages: well above vmstat's per-cpu slack
+SLACK_PAGES=512		# per-cpu vmstat deltas and LRU batches
 PEER_TIMEOUT=60		# seconds a single shmdev_peer command may take
 
 ntest=0
@@ -57,6 +59,13 @@ wait_pages_zero() {
 		fi
 		usleep 100000
 	done
+}
+
+# Pages on the unevictable LRU, where segment pages live. Unlike nr_pages,
+# which counts pages in the segments' page caches, this sees pages that
+# left the page cache but were never freed.
+unevictable() {
+	sed -n 's/^nr_unevictable //p' /proc/vmstat
 }
 
 # stop PID: end a background process quietly ("Terminated" is noise here).
@@ -132,21 +141,35 @@ test_pages_zero_after_tests() {
 }
 
 test_rmmod_frees_persistent_segments() {
-	local pages out ret=0
+	local pages out before filled after want ret=0
 
 	ensure_loaded || return 1
-	if ! peer create "$PERSIST" "$SIZE" 0600 || ! peer fill "$PERSIST" 2; then
+	before=$(unevictable)
+	if ! peer create "$PERSIST" "$BIG_SIZE" 0600 ||
+	   ! peer fill "$PERSIST" 2; then
 		diag "cannot create and fill $PERSIST"
 		return 1
 	fi
+	want=$((BIG_SIZE / 4096))
 	pages=$(nr_pages)
-	if ! [ "$pages" -gt 0 ] 2>/dev/null; then
-		diag "nr_pages is $pages with $PERSIST filled, want > 0"
+	if [ "$pages" != "$want" ]; then
+		diag "nr_pages is $pages with $PERSIST filled, want $want"
+		ret=1
+	fi
+	filled=$(unevictable)
+	if [ $((filled - before)) -lt $((want - SLACK_PAGES)) ]; then
+		diag "unevictable pages grew by $((filled - before)), want about $want"
 		ret=1
 	fi
 	if ! out=$(rmmod shmdev 2>&1); then
 		diag "rmmod with only a persistent segment left failed: $out"
 		return 1
+	fi
+	after=$(unevictable)
+	diag "unevictable pages: $before before, $filled filled, $after after rmmod"
+	if [ $((after - before)) -gt "$SLACK_PAGES" ]; then
+		diag "rmmod left $((after - before)) unevictable pages behind"
+		ret=1
 	fi
 	if dmesg | grep leak >/tmp/leak.out; then
 		diag "kernel log after rmmod: $(cat /tmp/leak.out)"
