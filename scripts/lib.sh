@@ -8,7 +8,7 @@
 #   resolve_kernels    kernel matrix from the Debian archive (or $KERNELS)
 #   ensure_packages    apt-get install only what dpkg says is missing
 #   fetch_kernel       vmlinuz of linux-image-<kver>, cached
-#   fetch_kselftest    kselftest_harness.h + kselftest.h, cached
+#   fetch_source_files kselftest headers and checkpatch, cached
 #   build_module       Kbuild + module/ + include/ against the kernel headers
 #   build_selftests    make -C selftests (static binaries, any kernel)
 #   make_initramfs     busybox, make, module, selftests, payload, /init
@@ -27,10 +27,18 @@ VM_SMP=${VM_SMP:-2}
 # The kernel matrix: the Debian meta packages whose dependency names the
 # current kernel of each line. Versions are looked up, never written here.
 KERNEL_META_PACKAGES=(linux-image-amd64 linux-image-6.12-amd64)
-# The kselftest harness headers come from this source package.
+# The kselftest harness headers and checkpatch come from this source package,
+# unpacked (only these files) under $SHMDEV_CACHE/linux-source.
 KSFT_SOURCE_PACKAGE=linux-source-6.12
 KSFT_SOURCE_TARBALL=/usr/src/$KSFT_SOURCE_PACKAGE.tar.xz
-KSFT_HEADERS=(kselftest_harness.h kselftest.h)
+SOURCE_FILES=(tools/testing/selftests/kselftest_harness.h
+	tools/testing/selftests/kselftest.h
+	scripts/checkpatch.pl scripts/spelling.txt
+	scripts/const_structs.checkpatch)
+KSFT_DIR=$SHMDEV_CACHE/linux-source/tools/testing/selftests
+CHECKPATCH=$SHMDEV_CACHE/linux-source/scripts/checkpatch.pl
+# Kernel sources and headers that checkpatch reads.
+STYLE_FILES=(module/*.c module/*.h include/uapi/linux/shmdev.h)
 
 # Lines of the kernel log that fail a run (extended regular expression).
 DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|leak|Call Trace|Kernel panic'
@@ -187,7 +195,7 @@ rig_packages() {
 
 	# perl: W=1 runs scripts/kernel-doc, which needs more than perl-base.
 	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils \
-		make gcc libc6-dev perl "$KSFT_SOURCE_PACKAGE"
+		make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE"
 	for kver in "$@"; do
 		printf 'linux-headers-%s\n' "$kver"
 	done
@@ -252,26 +260,37 @@ fetch_kernel() {
 	log "fetched: $dir/vmlinuz"
 }
 
-# fetch_kselftest: $SHMDEV_CACHE/kselftest/{kselftest_harness.h,kselftest.h}
-fetch_kselftest() {
-	local dir=$SHMDEV_CACHE/kselftest tmp hdr members=()
+# fetch_source_files: the SOURCE_FILES of the kernel source package, under
+# $SHMDEV_CACHE/linux-source.
+fetch_source_files() {
+	local dir=$SHMDEV_CACHE/linux-source tmp file members=() have=1
 
-	if [[ -s $dir/${KSFT_HEADERS[0]} && -s $dir/${KSFT_HEADERS[1]} ]]; then
+	for file in "${SOURCE_FILES[@]}"; do
+		[[ -s $dir/$file ]] || have=0
+		members+=("$KSFT_SOURCE_PACKAGE/$file")
+	done
+	if ((have)); then
 		log "cached: $dir"
 		return
 	fi
 	[[ -f $KSFT_SOURCE_TARBALL ]] || die "$KSFT_SOURCE_TARBALL missing"
-	for hdr in "${KSFT_HEADERS[@]}"; do
-		members+=("$KSFT_SOURCE_PACKAGE/tools/testing/selftests/$hdr")
-	done
 	mkdir -p "$SHMDEV_CACHE"
+	rm -rf "$dir"
 	tmp=$(mktemp -d "$SHMDEV_CACHE/tmp.XXXXXX")
-	tar -xJf "$KSFT_SOURCE_TARBALL" -C "$tmp" --strip-components=4 \
-		"${members[@]}" || die "cannot extract kselftest headers"
+	tar -xJf "$KSFT_SOURCE_TARBALL" -C "$tmp" --strip-components=1 \
+		"${members[@]}" || die "cannot extract ${SOURCE_FILES[*]}"
 	chmod 0755 "$tmp"
-	publish "$tmp" "$dir" "${KSFT_HEADERS[0]}"
+	publish "$tmp" "$dir" "${SOURCE_FILES[0]}"
 	rm -rf "$tmp"
 	log "extracted: $dir"
+}
+
+# check_style: checkpatch --strict over the kernel sources; prints its
+# report and fails on any error, warning or check.
+check_style() {
+	(cd "$SHMDEV_ROOT" &&
+		perl "$CHECKPATCH" --strict --no-tree --no-summary --terse \
+			--show-types -f "${STYLE_FILES[@]}")
 }
 
 # ---------------------------------------------------------------------------
@@ -297,7 +316,8 @@ build_module() {
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name 'modules.order' \
 		-o -name 'Module.symvers' \) -delete
 
-	if ! make -C "$headers" M="$src" W=1 modules >"$buildlog" 2>&1; then
+	# W=1 and sparse (C=1): any warning of either fails the build.
+	if ! make -C "$headers" M="$src" W=1 C=1 modules >"$buildlog" 2>&1; then
 		log "module build for $kver failed; $buildlog:"
 		cat "$buildlog" >&2
 		return 1
@@ -329,7 +349,7 @@ build_selftests() {
 	[[ -f $SELFTESTS_DIR/Makefile ]] ||
 		die "$SELFTESTS_DIR/Makefile missing: the selftests are not there yet"
 	mkdir -p "$SELFTESTS_OUT"
-	if ! make -C "$SELFTESTS_DIR" KSFT_DIR="$SHMDEV_CACHE/kselftest" \
+	if ! make -C "$SELFTESTS_DIR" KSFT_DIR="$KSFT_DIR" \
 		OUTPUT="$SELFTESTS_OUT" >"$buildlog" 2>&1; then
 		cat "$buildlog" >&2
 		die "selftests build failed ($buildlog)"
@@ -526,11 +546,11 @@ prepare_host() {
 	ensure_packages "${pkgs[@]}"
 	phase_end
 
-	phase_begin "fetch kernels and kselftest headers"
+	phase_begin "fetch kernels and kernel source files"
 	for kver in "${KVERS[@]}"; do
 		fetch_kernel "$kver"
 	done
-	fetch_kselftest
+	fetch_source_files
 	phase_end
 }
 

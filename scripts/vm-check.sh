@@ -4,12 +4,13 @@
 # vm-check.sh - test shmdev on each kernel of the matrix in a QEMU VM.
 #
 # For each kernel (Debian bookworm's 6.1 and 6.12 lines, resolved from the
-# archive): build the module with W=1 against the kernel's headers (any
-# warning fails), boot the distribution kernel under QEMU TCG with an
+# archive): build the module with W=1 and sparse against the kernel's
+# headers (any warning fails), boot the distribution kernel under QEMU TCG with an
 # initramfs holding the module and the selftests, run the selftests as root
 # and as an unprivileged user, run the rig's lifecycle tests (rmmod/insmod)
 # and check the kernel log for splats. Installs what it needs with apt and
 # caches kernels under $SHMDEV_CACHE, so a second run downloads nothing.
+# The kernel sources must also pass checkpatch --strict (one more test).
 #
 # The last line printed is "N passed, N failed, N skipped" over all kernels;
 # the exit status is 1 if anything failed.
@@ -121,6 +122,15 @@ main() {
 		fi
 		phase_end
 	done
+
+	phase_begin "checkpatch --strict"
+	if check_style; then
+		count_kernel "checkpatch --strict" 1 0 0
+	else
+		echo "=== checkpatch --strict: the report above fails the run"
+		count_kernel "checkpatch --strict" 0 1 0
+	fi
+	phase_end
 
 	for kver in "${built[@]}"; do
 		test_kernel "$kver"
