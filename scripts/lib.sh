@@ -41,7 +41,9 @@ CHECKPATCH=$SHMDEV_CACHE/linux-source/scripts/checkpatch.pl
 STYLE_FILES=(module/*.c module/*.h include/uapi/linux/shmdev.h)
 
 # Lines of the kernel log that fail a run (extended regular expression).
-DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|leak|Call Trace|Kernel panic'
+# "pages leaked" is shmdev's own unload check; the kmemleak lines are its
+# reports (a bare "leak" would match kmemleak's boot banner).
+DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|pages leaked|suspected memory leak|unreferenced object|Busy inodes|Call Trace|Kernel panic'
 
 PROG=${PROG:-$(basename "$0")}
 
