@@ -344,27 +344,39 @@ SELFTESTS_DIR=$SHMDEV_ROOT/selftests
 # The programs are built here (the selftests Makefile's OUTPUT), not in the
 # source tree.
 SELFTESTS_OUT=$SHMDEV_BUILD/selftests
+EXAMPLES_DIR=$SHMDEV_ROOT/userspace/examples
+EXAMPLES_OUT=$SHMDEV_BUILD/examples
+
+# build_programs NAME DIR OUT [VAR=VALUE...]: make -C DIR OUTPUT=OUT; a
+# failure or any warning ends the run.
+build_programs() {
+	local name=$1 dir=$2 out=$3 buildlog=$SHMDEV_BUILD/$1-build.log
+	shift 3
+
+	[[ -f $dir/Makefile ]] || die "$dir/Makefile missing"
+	mkdir -p "$out"
+	if ! make -C "$dir" OUTPUT="$out" "$@" >"$buildlog" 2>&1 ||
+		grep -q -i -E 'warning:' "$buildlog"; then
+		cat "$buildlog" >&2
+		die "$name build failed or warned ($buildlog)"
+	fi
+}
 
 build_selftests() {
-	local buildlog=$SHMDEV_BUILD/selftests-build.log prog
+	local prog
 
-	[[ -f $SELFTESTS_DIR/Makefile ]] ||
-		die "$SELFTESTS_DIR/Makefile missing: the selftests are not there yet"
-	mkdir -p "$SELFTESTS_OUT"
-	if ! make -C "$SELFTESTS_DIR" KSFT_DIR="$KSFT_DIR" \
-		OUTPUT="$SELFTESTS_OUT" >"$buildlog" 2>&1; then
-		cat "$buildlog" >&2
-		die "selftests build failed ($buildlog)"
-	fi
-	if grep -q -i -E 'warning:' "$buildlog"; then
-		log "selftests build warnings:"
-		grep -i -E 'warning:' "$buildlog" >&2
-	fi
+	build_programs selftests "$SELFTESTS_DIR" "$SELFTESTS_OUT" \
+		KSFT_DIR="$KSFT_DIR"
 	for prog in shmdev_test shmdev_peer; do
 		[[ -x $SELFTESTS_OUT/$prog ]] ||
 			die "selftests build produced no $SELFTESTS_OUT/$prog"
 	done
 	log "built selftests in $SELFTESTS_OUT"
+}
+
+build_examples() {
+	build_programs examples "$EXAMPLES_DIR" "$EXAMPLES_OUT"
+	log "built examples in $EXAMPLES_OUT"
 }
 
 # ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ PROG=vm-check
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester rig"
+CHECK_SECTIONS="selftests-root selftests-tester demo rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -57,7 +57,10 @@ test_kernel() {
 	local sections=() failed=() problems=() dmesg=()
 
 	work=$SHMDEV_BUILD/$kver/check
-	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/check.sh"
+	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/check.sh" \
+		"$EXAMPLES_OUT/demo-producer:/opt/demo-producer" \
+		"$EXAMPLES_OUT/demo-consumer:/opt/demo-consumer" \
+		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh"
 
 	while read -r kind text; do
 		case $kind in
@@ -108,8 +111,9 @@ main() {
 
 	prepare_host
 
-	phase_begin "build selftests"
+	phase_begin "build selftests and examples"
 	build_selftests
+	build_examples
 	phase_end
 
 	for kver in "${KVERS[@]}"; do

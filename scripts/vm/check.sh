@@ -20,6 +20,28 @@ echo "# shmdev-vm: make -C /selftests run_tests as tester (uid 1000)"
 su -s /bin/sh tester -c 'make -C /selftests run_tests'
 status selftests-tester $?
 
+# The README's demo (make demo), as one TAP test.
+demo() {
+	local out
+
+	echo "TAP version 13"
+	echo "1..1"
+	if out=$(sh /opt/demo.sh 2>&1); then
+		printf '%s\n' "$out" | sed 's/^/# /'
+		echo "ok 1 - demo_producer_then_consumer"
+		echo "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0"
+		return 0
+	fi
+	printf '%s\n' "$out" | sed 's/^/# /'
+	echo "not ok 1 - demo_producer_then_consumer"
+	echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"
+	return 1
+}
+
+echo "# shmdev-vm: the demo"
+demo
+status demo $?
+
 echo "# shmdev-vm: rig tests"
 sh /rig/rig-tests.sh
 status rig $?
