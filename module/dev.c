@@ -235,7 +235,7 @@ static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
 	segfile = shmdev_seg_open(seg, rdonly);
 	if (IS_ERR(segfile))
 		return PTR_ERR(segfile);
-	arg->size = seg->size;
+	arg->size = shmdev_seg_size(seg);
 	arg->id = seg->id;
 	shmdev_bind(file, segfile);
 	return 0;
@@ -279,7 +279,7 @@ static long shmdev_ioc_info(struct file *file, struct shmdev_info __user *uarg)
 
 	memset(&info, 0, sizeof(info));
 	info.id = seg->id;
-	info.size = seg->size;
+	info.size = shmdev_seg_size(seg);
 	if (!seg->name[0])
 		info.flags |= SHMDEV_INFO_ANON;
 	else if (!READ_ONCE(seg->linked))

@@ -23,7 +23,6 @@
  * @inode:	inode on the shmdev pseudo filesystem whose page cache holds
  *		the segment's pages; constant
  * @id:		identifier, unique while the module is loaded; constant
- * @size:	size in bytes, the inode's i_size; constant
  * @uid:	owner; constant
  * @gid:	owner group; constant
  * @mode:	permission bits; constant
@@ -42,7 +41,6 @@ struct shmdev_seg {
 	refcount_t		refs;
 	struct inode		*inode;
 	u64			id;
-	u64			size;
 	kuid_t			uid;
 	kgid_t			gid;
 	umode_t			mode;
@@ -67,6 +65,12 @@ int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma);
 static inline struct shmdev_seg *shmdev_file_seg(struct file *segfile)
 {
 	return segfile->private_data;
+}
+
+/* The segment's size in bytes is its inode's i_size. */
+static inline u64 shmdev_seg_size(const struct shmdev_seg *seg)
+{
+	return i_size_read(seg->inode);
 }
 
 #endif /* _SHMDEV_INTERNAL_H */

@@ -51,6 +51,12 @@ static const struct address_space_operations shmdev_aops = {
 #endif
 };
 
+/* Pages the segment spans, the last one possibly partly. */
+static pgoff_t shmdev_seg_pages(const struct shmdev_seg *seg)
+{
+	return DIV_ROUND_UP(shmdev_seg_size(seg), PAGE_SIZE);
+}
+
 /* Allocate a zeroed folio and insert it, locked, at @index. */
 static struct folio *shmdev_add_folio(struct address_space *mapping,
 				      pgoff_t index)
@@ -82,7 +88,7 @@ static vm_fault_t shmdev_fault(struct vm_fault *vmf)
 	pgoff_t index = vmf->pgoff;
 	struct folio *folio;
 
-	if (index >= DIV_ROUND_UP(i_size_read(file_inode(file)), PAGE_SIZE))
+	if (index >= shmdev_seg_pages(shmdev_file_seg(file)))
 		return VM_FAULT_SIGBUS;
 
 	for (;;) {
@@ -135,7 +141,7 @@ int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
 	pgoff_t end;
 
 	if (check_add_overflow(vma->vm_pgoff, vma_pages(vma), &end) ||
-	    end > DIV_ROUND_UP(seg->size, PAGE_SIZE))
+	    end > shmdev_seg_pages(seg))
 		return -EINVAL;
 
 	if (!(segfile->f_mode & FMODE_WRITE) && (vma->vm_flags & VM_SHARED)) {
@@ -242,7 +248,6 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 	refcount_set(&seg->refs, 1);
 	seg->inode = inode;
 	seg->id = atomic64_inc_return(&shmdev_next_id);
-	seg->size = size;
 	seg->uid = current_euid();
 	seg->gid = current_egid();
 	seg->mode = mode;
