@@ -9,8 +9,10 @@
 #define _SHMDEV_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/ipc_namespace.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/proc_ns.h>
 
 /*
  * vm_flags became read-only behind vm_flags_set()/vm_flags_clear() in 6.3;
@@ -40,6 +42,22 @@ static inline struct folio *shmdev_lock_folio(struct address_space *mapping,
 	struct folio *folio = filemap_lock_folio(mapping, index);
 
 	return IS_ERR_OR_NULL(folio) ? NULL : folio;
+}
+
+/*
+ * put_ipc_ns() is exported to modules by newer kernels (6.12 does, 6.1
+ * does not) and is an inline no-op without CONFIG_IPC_NS; module/Kbuild
+ * defines SHMDEV_HAVE_PUT_IPC_NS when the target's Module.symvers lists it.
+ * Elsewhere the namespace's proc_ns operations drop the reference, the same
+ * way nsfs does.
+ */
+static inline void shmdev_put_ipc_ns(struct ipc_namespace *ns)
+{
+#if defined(SHMDEV_HAVE_PUT_IPC_NS) || !defined(CONFIG_IPC_NS)
+	put_ipc_ns(ns);
+#else
+	ns->ns.ops->put(&ns->ns);
+#endif
 }
 
 #endif /* _SHMDEV_COMPAT_H */

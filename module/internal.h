@@ -9,25 +9,36 @@
 #include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 
 #include <linux/shmdev.h>
 
+struct shmdev_scope;
+
 /**
  * struct shmdev_seg - one shared-memory segment
  * @node:	entry in the name table; shmdev_lock
- * @linked:	the name table holds a reference; shmdev_lock
+ * @scope_node:	entry in @scope's segment list, in id order; shmdev_lock
+ * @scope:	names of the IPC namespace the segment is named in, while
+ *		linked; shmdev_lock
+ * @linked:	the name table holds a reference; shmdev_lock, read locklessly
  * @refs:	the name table's reference and one per segment file
  * @inode:	inode on the shmdev pseudo filesystem whose page cache holds
- *		the segment's pages; constant
+ *		the segment's pages, and whose i_size is the segment's size;
+ *		constant
+ * @lock:	serialises resizing, sealing and shared mappings' seal checks
+ * @seals:	SHMDEV_SEAL_* bits; @lock, read locklessly
  * @id:		identifier, unique while the module is loaded; constant
- * @uid:	owner; constant
- * @gid:	owner group; constant
- * @mode:	permission bits; constant
+ * @uid:	owner; shmdev_lock
+ * @gid:	owner group; shmdev_lock
+ * @mode:	permission bits; shmdev_lock
  * @nr_files:	/dev/shmdev files bound to the segment; atomic
  * @nr_maps:	VMAs mapping the segment; atomic
+ * @nr_writable: shared VMAs that may write (VM_MAYWRITE); atomic,
+ *		raised from 0 only under @lock
  * @name:	NUL-terminated name, empty if anonymous; constant
  *
  * A segment lives while the name table or a segment file refers to it.
@@ -37,15 +48,21 @@
  */
 struct shmdev_seg {
 	struct hlist_node	node;
+	struct list_head	scope_node;
+	struct shmdev_scope	*scope;
 	bool			linked;
 	refcount_t		refs;
 	struct inode		*inode;
+	/* Taken under mmap_lock; takes the mapping's invalidate_lock. */
+	struct mutex		lock;
+	u32			seals;
 	u64			id;
 	kuid_t			uid;
 	kgid_t			gid;
 	umode_t			mode;
 	atomic_t		nr_files;
 	atomic_t		nr_maps;
+	atomic_t		nr_writable;
 	char			name[SHMDEV_NAME_MAX];
 };
 
@@ -53,6 +70,10 @@ struct shmdev_seg {
 extern atomic_long_t shmdev_nr_pages;
 /* Segments in existence, named or not. */
 extern atomic_t shmdev_nr_segments;
+/* Sum of the sizes of all segments, in bytes. */
+extern atomic64_t shmdev_total_bytes;
+
+int shmdev_reserve_bytes(u64 bytes);
 
 int shmdev_fs_init(void);
 void shmdev_fs_exit(void);
@@ -61,6 +82,8 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode);
 void shmdev_seg_put(struct shmdev_seg *seg);
 struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly);
 int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma);
+int shmdev_seg_resize(struct shmdev_seg *seg, u64 size);
+int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals);
 
 static inline struct shmdev_seg *shmdev_file_seg(struct file *segfile)
 {

@@ -34,6 +34,7 @@
 
 atomic_long_t shmdev_nr_pages = ATOMIC_LONG_INIT(0);
 atomic_t shmdev_nr_segments = ATOMIC_INIT(0);
+atomic64_t shmdev_total_bytes = ATOMIC64_INIT(0);
 
 static atomic64_t shmdev_next_id = ATOMIC64_INIT(0);
 static struct vfsmount *shmdev_mnt;
@@ -81,40 +82,92 @@ static struct folio *shmdev_add_folio(struct address_space *mapping,
 	return folio;
 }
 
-static vm_fault_t shmdev_fault(struct vm_fault *vmf)
+/*
+ * Finds the folio at @index locked, or allocates it. New folios are added
+ * under the invalidate lock, which shmdev_seg_resize() holds exclusively
+ * while it changes the size, so no folio appears beyond the end of a
+ * segment that is being shrunk. Returns NULL beyond the end.
+ */
+static struct folio *shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
 {
-	struct file *file = vmf->vma->vm_file;
-	struct address_space *mapping = file->f_mapping;
-	pgoff_t index = vmf->pgoff;
+	struct address_space *mapping = seg->inode->i_mapping;
 	struct folio *folio;
 
-	if (index >= shmdev_seg_pages(shmdev_file_seg(file)))
-		return VM_FAULT_SIGBUS;
+	folio = shmdev_lock_folio(mapping, index);
+	if (folio)
+		return folio;
 
+	filemap_invalidate_lock_shared(mapping);
 	for (;;) {
+		if (index >= shmdev_seg_pages(seg)) {
+			folio = NULL;
+			break;
+		}
 		folio = shmdev_lock_folio(mapping, index);
 		if (folio)
 			break;
 		folio = shmdev_add_folio(mapping, index);
-		if (!IS_ERR(folio))
-			break;
 		/* -EEXIST: another fault inserted it first; look again. */
-		if (PTR_ERR(folio) != -EEXIST)
-			return vmf_error(PTR_ERR(folio));
+		if (!IS_ERR(folio) || PTR_ERR(folio) != -EEXIST)
+			break;
 	}
+	filemap_invalidate_unlock_shared(mapping);
+	return folio;
+}
+
+static vm_fault_t shmdev_fault(struct vm_fault *vmf)
+{
+	struct shmdev_seg *seg = shmdev_file_seg(vmf->vma->vm_file);
+	pgoff_t index = vmf->pgoff;
+	struct folio *folio;
+
+	if (index >= shmdev_seg_pages(seg))
+		return VM_FAULT_SIGBUS;
+
+	folio = shmdev_get_folio(seg, index);
+	if (IS_ERR(folio))
+		return vmf_error(PTR_ERR(folio));
+	/*
+	 * A shrink may have set the new size after the check above; the
+	 * folio lock orders this check against its truncation.
+	 */
+	if (folio && index >= shmdev_seg_pages(seg)) {
+		folio_unlock(folio);
+		folio_put(folio);
+		folio = NULL;
+	}
+	if (!folio)
+		return VM_FAULT_SIGBUS;
 
 	vmf->page = folio_file_page(folio, index);
 	return VM_FAULT_LOCKED;
 }
 
+/* Shared mappings that may become writable, counted for SEAL_WRITE. */
+static bool shmdev_vma_maywrite(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) ==
+	       (VM_SHARED | VM_MAYWRITE);
+}
+
+/* A VMA copied by fork() or split off an existing one. */
 static void shmdev_vm_open(struct vm_area_struct *vma)
 {
-	atomic_inc(&shmdev_file_seg(vma->vm_file)->nr_maps);
+	struct shmdev_seg *seg = shmdev_file_seg(vma->vm_file);
+
+	atomic_inc(&seg->nr_maps);
+	/* The VMA it copies is counted too, so this never raises 0. */
+	if (shmdev_vma_maywrite(vma))
+		atomic_inc(&seg->nr_writable);
 }
 
 static void shmdev_vm_close(struct vm_area_struct *vma)
 {
-	atomic_dec(&shmdev_file_seg(vma->vm_file)->nr_maps);
+	struct shmdev_seg *seg = shmdev_file_seg(vma->vm_file);
+
+	if (shmdev_vma_maywrite(vma))
+		atomic_dec(&seg->nr_writable);
+	atomic_dec(&seg->nr_maps);
 }
 
 static const struct vm_operations_struct shmdev_vm_ops = {
@@ -133,28 +186,131 @@ static const struct vm_operations_struct shmdev_vm_ops = {
  * alive by itself and the core mm sees an ordinary shared file mapping.
  *
  * Return: 0, -EINVAL if the range lies outside the segment, -EACCES for a
- * writable shared mapping of a read-only file.
+ * writable shared mapping of a read-only file, -EPERM for one of a segment
+ * sealed against writing.
  */
 int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
 {
 	struct shmdev_seg *seg = shmdev_file_seg(segfile);
+	bool shared = vma->vm_flags & VM_SHARED;
 	pgoff_t end;
+	int err = 0;
 
 	if (check_add_overflow(vma->vm_pgoff, vma_pages(vma), &end) ||
 	    end > shmdev_seg_pages(seg))
 		return -EINVAL;
 
-	if (!(segfile->f_mode & FMODE_WRITE) && (vma->vm_flags & VM_SHARED)) {
+	if (shared && !(segfile->f_mode & FMODE_WRITE)) {
 		if (vma->vm_flags & VM_WRITE)
 			return -EACCES;
 		/* mprotect(PROT_WRITE) must not upgrade it later. */
 		shmdev_vm_flags_clear(vma, VM_MAYWRITE);
 	}
 
+	if (shared) {
+		/* Orders the count against shmdev_seg_add_seals(). */
+		mutex_lock(&seg->lock);
+		if (seg->seals & (SHMDEV_SEAL_WRITE | SHMDEV_SEAL_FUTURE_WRITE)) {
+			if (vma->vm_flags & VM_WRITE)
+				err = -EPERM;
+			else
+				shmdev_vm_flags_clear(vma, VM_MAYWRITE);
+		}
+		if (!err && shmdev_vma_maywrite(vma))
+			atomic_inc(&seg->nr_writable);
+		mutex_unlock(&seg->lock);
+		if (err)
+			return err;
+	}
+
 	vma_set_file(vma, segfile);
 	vma->vm_ops = &shmdev_vm_ops;
 	atomic_inc(&seg->nr_maps);
 	return 0;
+}
+
+/**
+ * shmdev_seg_resize - change the size of a segment
+ * @seg:	the segment
+ * @size:	new size in bytes, checked against max_segment_size
+ *
+ * Shrinking unmaps the pages beyond the new end from every mapping and
+ * frees them; growing zeroes what lay beyond the old end in its last page,
+ * where a shared mapping may have written, so the new bytes read zero.
+ *
+ * Return: 0, -EPERM against a SHRINK or GROW seal, -ENOMEM beyond
+ * max_total_bytes.
+ */
+int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
+{
+	struct inode *inode = seg->inode;
+	struct address_space *mapping = inode->i_mapping;
+	u64 old;
+	int err = 0;
+
+	mutex_lock(&seg->lock);
+	old = shmdev_seg_size(seg);
+	if (size == old)
+		goto out_unlock;
+	if (seg->seals & (size < old ? SHMDEV_SEAL_SHRINK : SHMDEV_SEAL_GROW)) {
+		err = -EPERM;
+		goto out_unlock;
+	}
+	if (size > old) {
+		err = shmdev_reserve_bytes(size - old);
+		if (err)
+			goto out_unlock;
+	}
+
+	filemap_invalidate_lock(mapping);
+	if (size < old) {
+		i_size_write(inode, size);
+		truncate_pagecache(inode, size);
+		atomic64_sub(old - size, &shmdev_total_bytes);
+	} else {
+		if (offset_in_page(old)) {
+			struct folio *folio;
+
+			folio = shmdev_lock_folio(mapping, old >> PAGE_SHIFT);
+			if (folio) {
+				folio_zero_segment(folio,
+						   offset_in_folio(folio, old),
+						   folio_size(folio));
+				folio_unlock(folio);
+				folio_put(folio);
+			}
+		}
+		i_size_write(inode, size);
+	}
+	filemap_invalidate_unlock(mapping);
+
+out_unlock:
+	mutex_unlock(&seg->lock);
+	return err;
+}
+
+/**
+ * shmdev_seg_add_seals - add seals to a segment
+ * @seg:	the segment
+ * @seals:	validated SHMDEV_SEAL_* bits
+ *
+ * Return: 0, -EPERM once SHMDEV_SEAL_SEAL is set, -EBUSY for
+ * SHMDEV_SEAL_WRITE while a writable shared mapping exists.
+ */
+int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals)
+{
+	int err = 0;
+
+	mutex_lock(&seg->lock);
+	if (seg->seals & SHMDEV_SEAL_SEAL)
+		err = -EPERM;
+	else if ((seals & SHMDEV_SEAL_WRITE) &&
+		 atomic_read(&seg->nr_writable))
+		err = -EBUSY;
+	else
+		WRITE_ONCE(seg->seals, seg->seals | seals);
+	mutex_unlock(&seg->lock);
+	return err;
 }
 
 static int shmdev_seg_release(struct inode *inode, struct file *segfile)
@@ -164,12 +320,14 @@ static int shmdev_seg_release(struct inode *inode, struct file *segfile)
 }
 
 /*
- * Segment files are never handed to user space, only to VMAs; msync()
- * reaches ->fsync, and there is nothing to write back.
+ * Segment files are never handed to user space, only to VMAs. msync()
+ * reaches ->fsync, and there is nothing to write back; remap_file_pages()
+ * maps the VMA's file again through ->mmap, with the same checks.
  */
 static const struct file_operations shmdev_seg_fops = {
 	.owner		= THIS_MODULE,
 	.release	= shmdev_seg_release,
+	.mmap		= shmdev_seg_mmap,
 	.fsync		= noop_fsync,
 };
 
@@ -217,7 +375,7 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly)
  * @mode:	validated permission bits
  *
  * Return: the segment with one reference held by the caller, or an
- * ERR_PTR().
+ * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes.
  */
 struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 {
@@ -225,9 +383,14 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 	struct inode *inode;
 	int err;
 
+	err = shmdev_reserve_bytes(size);
+	if (err)
+		return ERR_PTR(err);
 	seg = kzalloc(sizeof(*seg), GFP_KERNEL_ACCOUNT);
-	if (!seg)
-		return ERR_PTR(-ENOMEM);
+	if (!seg) {
+		err = -ENOMEM;
+		goto err_unreserve;
+	}
 
 	inode = alloc_anon_inode(shmdev_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
@@ -246,6 +409,8 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 	i_size_write(inode, size);
 
 	refcount_set(&seg->refs, 1);
+	mutex_init(&seg->lock);
+	INIT_LIST_HEAD(&seg->scope_node);
 	seg->inode = inode;
 	seg->id = atomic64_inc_return(&shmdev_next_id);
 	seg->uid = current_euid();
@@ -257,6 +422,8 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 
 err_free_seg:
 	kfree(seg);
+err_unreserve:
+	atomic64_sub(size, &shmdev_total_bytes);
 	return ERR_PTR(err);
 }
 
@@ -272,8 +439,10 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 	 */
 	truncate_inode_pages(mapping, 0);
 	mapping->a_ops = &empty_aops;
+	atomic64_sub(shmdev_seg_size(seg), &shmdev_total_bytes);
 	iput(seg->inode);
 	atomic_dec(&shmdev_nr_segments);
+	mutex_destroy(&seg->lock);
 	kfree(seg);
 }
 

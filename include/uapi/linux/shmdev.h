@@ -21,7 +21,7 @@
 #define SHMDEV_DEVICE_PATH	"/dev/shmdev"
 
 /* Interface version reported by SHMDEV_IOC_VERSION. */
-#define SHMDEV_API_VERSION	1
+#define SHMDEV_API_VERSION	2
 
 /*
  * Segment names: 1 to SHMDEV_NAME_MAX - 1 bytes of graphic ASCII (0x21 to
@@ -34,13 +34,34 @@
 #define SHMDEV_FEAT_NAMED	(1ULL << 0)	/* named, persistent segments */
 #define SHMDEV_FEAT_ANON	(1ULL << 1)	/* anonymous segments */
 #define SHMDEV_FEAT_RDONLY	(1ULL << 2)	/* read-only attach */
+#define SHMDEV_FEAT_RESIZE	(1ULL << 3)	/* SHMDEV_IOC_RESIZE */
+#define SHMDEV_FEAT_SEALS	(1ULL << 4)	/* SHMDEV_IOC_{ADD,GET}_SEALS */
+#define SHMDEV_FEAT_SETPERM	(1ULL << 5)	/* SHMDEV_IOC_SETPERM */
+#define SHMDEV_FEAT_LIST	(1ULL << 6)	/* SHMDEV_IOC_LIST */
+#define SHMDEV_FEAT_IPC_NS	(1ULL << 7)	/* names are per IPC namespace */
+
+/*
+ * Names live in the IPC namespace of the process that creates the segment:
+ * ATTACH, UNLINK, SETPERM and LIST see only the names of the caller's IPC
+ * namespace. Permission checks compare kernel uids and gids, and the
+ * capabilities that override them (CAP_IPC_OWNER, CAP_SYS_ADMIN) count only
+ * in the user namespace that owns that IPC namespace.
+ *
+ * Limits, set by root through /sys/module/shmdev/parameters/, fail with:
+ *   max_segments		ENOSPC (CREATE)
+ *   max_segment_size	EFBIG  (CREATE, RESIZE)
+ *   max_total_bytes	ENOMEM (CREATE, RESIZE; sum of all segment sizes)
+ */
 
 /**
  * struct shmdev_version - SHMDEV_IOC_VERSION result
  * @api_version:	SHMDEV_API_VERSION of the running module
  * @pad:		zero
  * @features:		SHMDEV_FEAT_* bits the module supports
- * @max_segment_size:	largest size SHMDEV_IOC_CREATE accepts, in bytes
+ * @max_segment_size:	largest segment size, in bytes
+ * @max_total_bytes:	largest sum of the sizes of all segments, in bytes
+ * @max_segments:	most segments that may exist at once
+ * @pad2:		zero
  * @reserved:		zero
  */
 struct shmdev_version {
@@ -48,7 +69,10 @@ struct shmdev_version {
 	__u32 pad;
 	__u64 features;
 	__u64 max_segment_size;
-	__u64 reserved[5];
+	__u64 max_total_bytes;
+	__u32 max_segments;
+	__u32 pad2;
+	__u64 reserved[3];
 };
 
 /* shmdev_create.flags: none defined yet; every bit must be zero. */
@@ -65,8 +89,9 @@ struct shmdev_version {
  *		is loaded
  * @reserved:	zero
  *
- * Fails with EEXIST if a segment of that name exists, EBUSY if the file is
- * already bound.
+ * Fails with EEXIST if a segment of that name exists in the caller's IPC
+ * namespace, EBUSY if the file is already bound, and with the errors of the
+ * limits above.
  */
 struct shmdev_create {
 	char  name[SHMDEV_NAME_MAX];
@@ -102,6 +127,24 @@ struct shmdev_attach {
 	__u64 reserved[4];
 };
 
+/*
+ * Seals, with the meaning of memfd's F_SEAL_* (same values):
+ *   SEAL		no more seals can be added
+ *   SHRINK		RESIZE cannot make the segment smaller
+ *   GROW		RESIZE cannot make the segment larger
+ *   WRITE		contents are frozen: no writable shared mapping can be
+ *			made, and the seal is refused (EBUSY) while one exists
+ *   FUTURE_WRITE	no new writable shared mapping; existing ones keep
+ *			writing
+ * Private (copy-on-write) mappings stay allowed under every seal.
+ */
+#define SHMDEV_SEAL_SEAL		0x0001U
+#define SHMDEV_SEAL_SHRINK		0x0002U
+#define SHMDEV_SEAL_GROW		0x0004U
+#define SHMDEV_SEAL_WRITE		0x0008U
+#define SHMDEV_SEAL_FUTURE_WRITE	0x0010U
+#define SHMDEV_SEAL_MASK		0x001fU
+
 /* shmdev_info.flags */
 #define SHMDEV_INFO_ANON	(1U << 0)	/* anonymous segment */
 #define SHMDEV_INFO_UNLINKED	(1U << 1)	/* name removed by UNLINK */
@@ -119,6 +162,8 @@ struct shmdev_attach {
  * @nr_maps:	memory mappings (VMAs) of the segment, in all processes
  * @nr_pages:	pages the segment holds in memory
  * @name:	segment name; empty for an anonymous segment
+ * @seals:	SHMDEV_SEAL_* bits in force
+ * @pad:	zero
  * @reserved:	zero
  */
 struct shmdev_info {
@@ -132,7 +177,9 @@ struct shmdev_info {
 	__u32 nr_maps;
 	__u64 nr_pages;
 	char  name[SHMDEV_NAME_MAX];
-	__u64 reserved[4];
+	__u32 seals;
+	__u32 pad;
+	__u64 reserved[3];
 };
 
 /**
@@ -141,11 +188,101 @@ struct shmdev_info {
  * @reserved:	zero
  *
  * Removes the name at once; the memory goes when the last file and mapping
- * of the segment go. Only the owner, or a caller with CAP_SYS_ADMIN, may
- * unlink (EPERM otherwise).
+ * of the segment go. Only the owner, or a caller with CAP_IPC_OWNER or
+ * CAP_SYS_ADMIN, may unlink (EPERM otherwise).
  */
 struct shmdev_unlink {
 	char  name[SHMDEV_NAME_MAX];
+	__u64 reserved[2];
+};
+
+/**
+ * struct shmdev_resize - SHMDEV_IOC_RESIZE argument
+ * @size:	new size in bytes, 1 to shmdev_version.max_segment_size
+ * @reserved:	zero
+ *
+ * Resizes the segment of a file bound read-write (EPERM for a read-only
+ * file or against a SHRINK or GROW seal). Shrinking removes the pages
+ * beyond the new end from every mapping, where later access raises
+ * SIGBUS, and frees them; growing adds zeroes.
+ */
+struct shmdev_resize {
+	__u64 size;
+	__u64 reserved[3];
+};
+
+/**
+ * struct shmdev_seals - SHMDEV_IOC_ADD_SEALS and SHMDEV_IOC_GET_SEALS
+ * @seals:	SHMDEV_SEAL_* bits to add, or (GET) the seals in force
+ * @pad:	zero
+ * @reserved:	zero
+ *
+ * Adding seals needs a file bound read-write (EPERM otherwise, and once
+ * SHMDEV_SEAL_SEAL is set); SHMDEV_SEAL_WRITE fails with EBUSY while a
+ * writable shared mapping of the segment exists.
+ */
+struct shmdev_seals {
+	__u32 seals;
+	__u32 pad;
+	__u64 reserved[3];
+};
+
+/* shmdev_setperm.flags: which fields to change */
+#define SHMDEV_SETPERM_MODE		(1U << 0)
+#define SHMDEV_SETPERM_UID		(1U << 1)
+#define SHMDEV_SETPERM_GID		(1U << 2)
+#define SHMDEV_SETPERM_FLAGS_MASK	0x7U
+
+/**
+ * struct shmdev_setperm - SHMDEV_IOC_SETPERM argument
+ * @name:	name of the segment, in the caller's IPC namespace
+ * @flags:	SHMDEV_SETPERM_* bits, at least one
+ * @mode:	new permission bits (0 to 0777)
+ * @uid:	new owner, as seen from the caller's user namespace
+ * @gid:	new group, as seen from the caller's user namespace
+ * @reserved:	zero
+ *
+ * Like IPC_SET: only the owner, or a caller with CAP_IPC_OWNER or
+ * CAP_SYS_ADMIN, may change them (EPERM otherwise). A uid or gid that has
+ * no mapping in the caller's user namespace gives EINVAL. Files already
+ * bound keep the access they were granted.
+ */
+struct shmdev_setperm {
+	char  name[SHMDEV_NAME_MAX];
+	__u32 flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u64 reserved[2];
+};
+
+/* Most entries SHMDEV_IOC_LIST writes in one call. */
+#define SHMDEV_LIST_MAX		256
+
+/**
+ * struct shmdev_list - SHMDEV_IOC_LIST argument
+ * @entries:	user pointer to an array of struct shmdev_info
+ * @after_id:	list only segments whose id is greater than this
+ * @nr_entries:	in: room in @entries; out: entries written, at most
+ *		SHMDEV_LIST_MAX
+ * @flags:	zero
+ * @nr_total:	out: listable segments with an id greater than @after_id
+ * @pad:	zero
+ * @reserved:	zero
+ *
+ * Lists the named segments of the caller's IPC namespace that the caller
+ * owns or may attach read-only, in ascending id order. To list them all,
+ * call again with @after_id set to the last id returned until @nr_entries
+ * comes back smaller than the room given. The entries' SHMDEV_INFO_RDONLY
+ * flag is always clear.
+ */
+struct shmdev_list {
+	__u64 entries;
+	__u64 after_id;
+	__u32 nr_entries;
+	__u32 flags;
+	__u32 nr_total;
+	__u32 pad;
 	__u64 reserved[2];
 };
 
@@ -156,5 +293,10 @@ struct shmdev_unlink {
 #define SHMDEV_IOC_ATTACH	_IOWR(SHMDEV_IOC_MAGIC, 0x02, struct shmdev_attach)
 #define SHMDEV_IOC_INFO		_IOR(SHMDEV_IOC_MAGIC, 0x03, struct shmdev_info)
 #define SHMDEV_IOC_UNLINK	_IOW(SHMDEV_IOC_MAGIC, 0x04, struct shmdev_unlink)
+#define SHMDEV_IOC_RESIZE	_IOW(SHMDEV_IOC_MAGIC, 0x05, struct shmdev_resize)
+#define SHMDEV_IOC_ADD_SEALS	_IOW(SHMDEV_IOC_MAGIC, 0x06, struct shmdev_seals)
+#define SHMDEV_IOC_GET_SEALS	_IOR(SHMDEV_IOC_MAGIC, 0x07, struct shmdev_seals)
+#define SHMDEV_IOC_SETPERM	_IOW(SHMDEV_IOC_MAGIC, 0x08, struct shmdev_setperm)
+#define SHMDEV_IOC_LIST		_IOWR(SHMDEV_IOC_MAGIC, 0x09, struct shmdev_list)
 
 #endif /* _UAPI_LINUX_SHMDEV_H */
