@@ -24,8 +24,11 @@
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/xarray.h>
 
 #include "compat.h"
 #include "internal.h"
@@ -289,13 +292,44 @@ out_unlock:
 	return err;
 }
 
+/*
+ * Is a page of @seg pinned for DMA (FOLL_PIN: O_DIRECT, io_uring fixed
+ * buffers, RDMA)? Such a pin may still write after the last writable
+ * mapping is gone.
+ */
+static bool shmdev_seg_pinned(struct shmdev_seg *seg)
+{
+	XA_STATE(xas, &seg->inode->i_mapping->i_pages, 0);
+	struct folio *folio;
+	bool pinned = false;
+
+	rcu_read_lock();
+	xas_for_each(&xas, folio, ULONG_MAX) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
+			continue;
+		if (folio_maybe_dma_pinned(folio)) {
+			pinned = true;
+			break;
+		}
+		if (need_resched()) {
+			xas_pause(&xas);
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
+	rcu_read_unlock();
+	return pinned;
+}
+
 /**
  * shmdev_seg_add_seals - add seals to a segment
  * @seg:	the segment
  * @seals:	validated SHMDEV_SEAL_* bits
  *
  * Return: 0, -EPERM once SHMDEV_SEAL_SEAL is set, -EBUSY for
- * SHMDEV_SEAL_WRITE while a writable shared mapping exists.
+ * SHMDEV_SEAL_WRITE while a writable shared mapping exists or a page is
+ * pinned for DMA.
  */
 int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals)
 {
@@ -305,7 +339,7 @@ int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals)
 	if (seg->seals & SHMDEV_SEAL_SEAL)
 		err = -EPERM;
 	else if ((seals & SHMDEV_SEAL_WRITE) &&
-		 atomic_read(&seg->nr_writable))
+		 (atomic_read(&seg->nr_writable) || shmdev_seg_pinned(seg)))
 		err = -EBUSY;
 	else
 		WRITE_ONCE(seg->seals, seg->seals | seals);
