@@ -65,7 +65,13 @@ static pgoff_t shmdev_seg_pages(const struct shmdev_seg *seg)
 static struct folio *shmdev_add_folio(struct address_space *mapping,
 				      pgoff_t index)
 {
-	gfp_t gfp = mapping_gfp_mask(mapping);
+	/*
+	 * Fail rather than invoke the OOM killer, globally or in the memory
+	 * cgroup: killing tasks frees nothing that a persistent segment
+	 * holds, so the fault raises SIGBUS instead (see shmdev_fault()).
+	 */
+	gfp_t gfp = mapping_gfp_mask(mapping) | __GFP_RETRY_MAYFAIL |
+		    __GFP_NOWARN;
 	struct folio *folio;
 	int err;
 
@@ -128,8 +134,9 @@ static vm_fault_t shmdev_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 
 	folio = shmdev_get_folio(seg, index);
+	/* Out of memory, or over the memory cgroup's limit: see above. */
 	if (IS_ERR(folio))
-		return vmf_error(PTR_ERR(folio));
+		return VM_FAULT_SIGBUS;
 	/*
 	 * A shrink may have set the new size after the check above; the
 	 * folio lock orders this check against its truncation.
