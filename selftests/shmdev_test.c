@@ -38,299 +38,13 @@
 
 #include <linux/futex.h>
 
-#include "shmdev_util.h"
-#include "kselftest_harness.h"
+#include "shmdev_test_util.h"
 
-#define PARAM_DIR		"/sys/module/shmdev/parameters"
 #define DROP_CACHES		"/proc/sys/vm/drop_caches"
-#define PEER_PROG		"shmdev_peer"
 
-#define MAX_NAMES		8	/* names one test may create */
-#define SETTLE_TRIES		300	/* times 10 ms */
 #define MUTEX_PROCS		4
 #define MUTEX_LOOPS		20000
 #define PINGPONG_ROUNDS		1000
-
-/* Pattern seeds, also passed as text to shmdev_peer. */
-#define SEED_A			0x3c
-#define SEED_B			0xc3
-#define SEED_C			0x5a
-#define __stringify_1(x)	#x
-#define __stringify(x)		__stringify_1(x)
-
-static size_t page_size;
-
-/* Users that tests running as root switch to in a child. */
-struct creds {
-	uid_t uid;
-	gid_t gid;
-	int ngroups;	/* 0 or 1 */
-	gid_t group;	/* supplementary group */
-};
-
-/* An ordinary user: the owner in tests that must run without capabilities. */
-static const struct creds user_a = { .uid = 1000, .gid = 1000 };
-
-/* Another user, in user_a's group through a supplementary group... */
-static const struct creds user_b_in_group = {
-	.uid = 1001, .gid = 1002, .ngroups = 1, .group = 1000,
-};
-
-/* ...and the same user outside of it. */
-static const struct creds user_b = { .uid = 1001, .gid = 1002 };
-
-/*
- * Checks in forked children: report on stderr and exit 1, and the test
- * checks the exit status. The harness macros are not used in children, as a
- * failed ASSERT would unwind into the harness (and its teardown) there.
- */
-#define CHILD_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "# %s:%d: child %d: failed: %s (%s)\n",	\
-			__FILE__, __LINE__, getpid(), #cond,		\
-			strerror(errno));				\
-		_exit(1);						\
-	}								\
-} while (0)
-
-#define CHILD_CHECK_EQ(want, got) do {					\
-	long long __want = (want), __got = (got);			\
-									\
-	if (__want != __got) {						\
-		fprintf(stderr, "# %s:%d: child %d: %s is %lld, not %lld\n", \
-			__FILE__, __LINE__, getpid(), #got, __got,	\
-			__want);					\
-		_exit(1);						\
-	}								\
-} while (0)
-
-static bool all_zero(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static size_t pages_of(uint64_t size)
-{
-	return (size + page_size - 1) / page_size * page_size;
-}
-
-static int read_param(const char *param, uint64_t *val)
-{
-	char path[128], buf[64], *end;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n <= 0)
-		return n ? n : -ENODATA;
-	buf[n] = '\0';
-	errno = 0;
-	*val = strtoull(buf, &end, 0);
-	if (errno || end == buf || (*end && *end != '\n'))
-		return -EINVAL;
-	return 0;
-}
-
-/* Pages the module holds in all segments (the setup checked it reads). */
-static uint64_t module_pages(void)
-{
-	uint64_t val;
-
-	return read_param("nr_pages", &val) ? UINT64_MAX : val;
-}
-
-/*
- * Waits for the module's page count to reach @want, since freeing may trail
- * the last unmap a little; returns the last count read.
- */
-static uint64_t settle_pages(uint64_t want)
-{
-	uint64_t now = module_pages();
-	int i;
-
-	for (i = 0; i < SETTLE_TRIES && now != want; i++) {
-		usleep(10000);
-		now = module_pages();
-	}
-	return now;
-}
-
-static bool dev_open_to_all(void)
-{
-	struct stat st;
-
-	return !stat(SHMDEV_DEVICE_PATH, &st) && (st.st_mode & 0666) == 0666;
-}
-
-/* Why this process cannot run children as other users, or NULL. */
-static const char *no_other_users(void)
-{
-	if (geteuid() != 0)
-		return "needs root to act as other users";
-	if (!dev_open_to_all())
-		return SHMDEV_DEVICE_PATH " is not mode 0666";
-	return NULL;
-}
-
-/*
- * Picks the credentials for a test that must run without capabilities:
- * none for an ordinary user, user_a for root. Returns why it cannot, or NULL.
- */
-static const char *unprivileged_creds(const struct creds **cr)
-{
-	*cr = NULL;
-	if (geteuid() != 0)
-		return NULL;
-	*cr = &user_a;
-	return no_other_users();
-}
-
-/* Forks a child that takes @cr (if given) and exits with fn(arg). */
-static pid_t spawn_child(const struct creds *cr, int (*fn)(void *), void *arg)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid)
-		return pid;
-	if (cr && (setgroups(cr->ngroups, &cr->group) || setgid(cr->gid) ||
-		   setuid(cr->uid))) {
-		fprintf(stderr, "# child: cannot become uid %u: %s\n",
-			cr->uid, strerror(errno));
-		_exit(2);
-	}
-	_exit(fn(arg));
-}
-
-/* Exit status of child @pid, 128 + signal if it was killed, or -1. */
-static int wait_child(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int run_child(const struct creds *cr, int (*fn)(void *), void *arg)
-{
-	return wait_child(spawn_child(cr, fn, arg));
-}
-
-/* Raw wait status of a child that reads or writes one byte at @addr. */
-static int touch_in_child(volatile uint8_t *addr, bool write)
-{
-	struct rlimit no_core = { 0, 0 };
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		setrlimit(RLIMIT_CORE, &no_core);
-		if (write)
-			*addr = 0x5a;
-		else
-			(void)*addr;
-		_exit(0);
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return status;
-}
-
-/* shmdev_peer in the directory of this program. */
-static int peer_path(char *buf, size_t len)
-{
-	char exe[PATH_MAX], *slash;
-	ssize_t n;
-
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return -errno;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = '\0';
-	if (snprintf(buf, len, "%s/" PEER_PROG, exe) >= (int)len)
-		return -ENAMETOOLONG;
-	return access(buf, X_OK) ? -errno : 0;
-}
-
-/*
- * Runs shmdev_peer with the NULL-terminated arguments and collects its
- * standard output in @out (if given). Returns its exit status, or -1 if it
- * could not run or did not exit normally.
- */
-static int __attribute__((sentinel)) run_peer(char *out, size_t outlen, ...)
-{
-	char path[PATH_MAX], sink[256], *argv[8];
-	int pipefd[2], argc = 0, status;
-	size_t used = 0;
-	va_list ap;
-	pid_t pid;
-
-	if (peer_path(path, sizeof(path)))
-		return -1;
-	argv[argc++] = PEER_PROG;
-	va_start(ap, outlen);
-	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -1;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		bool keep = out && used + 1 < outlen;
-		char *dst = keep ? out + used : sink;
-		size_t room = keep ? outlen - used - 1 : sizeof(sink);
-		ssize_t n = read(pipefd[0], dst, room);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (keep)
-			used += n;
-	}
-	close(pipefd[0]);
-	if (out && outlen)
-		out[used] = '\0';
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
 
 /* Value of "key=value" in the output of "shmdev_peer info", or -1. */
 static long long info_value(const char *text, const char *key)
@@ -402,121 +116,6 @@ static int stop_holder(pid_t pid)
 	return wait_child(pid) == 128 + SIGTERM ? 0 : -1;
 }
 
-FIXTURE(shmdev) {
-	int fd;		/* an unbound /dev/shmdev file */
-	int nr_names;
-	/* Names the test may create, unlinked by the teardown. */
-	char names[MAX_NAMES][SHMDEV_NAME_MAX];
-};
-
-FIXTURE_SETUP(shmdev)
-{
-	uint64_t pages;
-
-	self->fd = -1;
-	self->nr_names = 0;
-	page_size = sysconf(_SC_PAGESIZE);
-	if (access(SHMDEV_DEVICE_PATH, F_OK))
-		SKIP(return, SHMDEV_DEVICE_PATH " not found: no module");
-	self->fd = st_open();
-	ASSERT_LE(0, self->fd)
-		TH_LOG("open " SHMDEV_DEVICE_PATH ": %s", strerror(-self->fd));
-	ASSERT_EQ(0, read_param("nr_pages", &pages))
-		TH_LOG("cannot read " PARAM_DIR "/nr_pages");
-}
-
-FIXTURE_TEARDOWN(shmdev)
-{
-	int fd, i;
-
-	if (self->fd >= 0)
-		close(self->fd);
-	fd = st_open();
-	if (fd < 0)
-		return;
-	/* Most are gone already; as root this also removes other users'. */
-	for (i = 0; i < self->nr_names; i++)
-		st_unlink(fd, self->names[i]);
-	close(fd);
-}
-
-/*
- * A segment name unique to this test, which the teardown unlinks; padded
- * with 'x' up to @len characters.
- */
-static const char *new_long_name(FIXTURE_DATA(shmdev) *self, size_t len)
-{
-	static unsigned int counter;
-	char *name;
-	size_t n;
-
-	if (self->nr_names == MAX_NAMES)
-		abort();
-	name = self->names[self->nr_names++];
-	n = snprintf(name, SHMDEV_NAME_MAX, "st-%d-%u", getpid(), counter++);
-	while (n < len && n < SHMDEV_NAME_MAX - 1)
-		name[n++] = 'x';
-	name[n] = '\0';
-	return name;
-}
-
-static const char *new_name(FIXTURE_DATA(shmdev) *self)
-{
-	return new_long_name(self, 0);
-}
-
-/* A new file bound to a new segment @name ("" for anonymous). */
-static int create_on_new_fd(struct __test_metadata *_metadata,
-			    const char *name, uint64_t size, uint32_t mode)
-{
-	int fd = st_open();
-
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, st_create(fd, name, size, mode, NULL));
-	return fd;
-}
-
-/* A new file attached to segment @name. */
-static int attach_on_new_fd(struct __test_metadata *_metadata,
-			    const char *name, uint32_t flags)
-{
-	int fd = st_open();
-
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, st_attach(fd, name, flags, NULL, NULL));
-	return fd;
-}
-
-/* Creates @name on self->fd and maps all of it, read-write and shared. */
-static uint8_t *create_and_map(struct __test_metadata *_metadata,
-			       FIXTURE_DATA(shmdev) *self,
-			       const char *name, uint64_t size)
-{
-	void *p;
-
-	ASSERT_EQ(0, st_create(self->fd, name, size, 0600, NULL));
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
-	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
-	return p;
-}
-
-static void init_create(struct shmdev_create *arg, const char *name,
-			uint64_t size, uint32_t mode)
-{
-	memset(arg, 0, sizeof(*arg));
-	st_set_name(arg->name, name);
-	arg->size = size;
-	arg->mode = mode;
-}
-
-static void init_attach(struct shmdev_attach *arg, const char *name,
-			uint32_t flags)
-{
-	memset(arg, 0, sizeof(*arg));
-	st_set_name(arg->name, name);
-	arg->flags = flags;
-}
-
 /*
  * After a CREATE that had to fail: the file is still unbound and can be
  * bound, no segment called @name (if given) exists, no page was allocated.
@@ -554,23 +153,14 @@ static void check_attach_left_no_trace(struct __test_metadata *_metadata,
 	EXPECT_EQ(1U, info.nr_files);
 }
 
-/* The segment @name still exists and can be attached. */
-static void check_name_exists(struct __test_metadata *_metadata,
-			      const char *name)
-{
-	int fd = st_open();
-
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, st_attach(fd, name, SHMDEV_ATTACH_RDONLY, NULL, NULL));
-	close(fd);
-}
-
 /* VERSION */
 
 TEST_F(shmdev, version_reports_api_and_features)
 {
 	const uint64_t want = SHMDEV_FEAT_NAMED | SHMDEV_FEAT_ANON |
-			      SHMDEV_FEAT_RDONLY;
+			      SHMDEV_FEAT_RDONLY | SHMDEV_FEAT_RESIZE |
+			      SHMDEV_FEAT_SEALS | SHMDEV_FEAT_SETPERM |
+			      SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS;
 	struct shmdev_version ver;
 
 	ASSERT_EQ(0, st_version(self->fd, &ver));
@@ -596,6 +186,7 @@ TEST_F(shmdev, version_zeroes_pad_and_reserved)
 	memset(&ver, 0xa5, sizeof(ver));
 	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_VERSION, &ver));
 	EXPECT_EQ(0U, ver.pad);
+	EXPECT_EQ(0U, ver.pad2);
 	EXPECT_TRUE(all_zero(ver.reserved, sizeof(ver.reserved)));
 }
 
@@ -715,7 +306,7 @@ TEST_F(shmdev, create_size_zero_einval)
 	check_create_left_no_trace(_metadata, self, name, pages);
 }
 
-TEST_F(shmdev, create_size_over_max_einval)
+TEST_F(shmdev, create_size_over_max_efbig)
 {
 	const char *name = new_name(self);
 	struct shmdev_version ver;
@@ -724,17 +315,17 @@ TEST_F(shmdev, create_size_over_max_einval)
 	ASSERT_EQ(0, st_version(self->fd, &ver));
 	if (ver.max_segment_size == UINT64_MAX)
 		SKIP(return, "max_segment_size is unlimited");
-	EXPECT_EQ(-EINVAL, st_create(self->fd, name, ver.max_segment_size + 1,
+	EXPECT_EQ(-EFBIG, st_create(self->fd, name, ver.max_segment_size + 1,
 				     0600, NULL));
 	check_create_left_no_trace(_metadata, self, name, pages);
 }
 
-TEST_F(shmdev, create_size_u64_max_einval)
+TEST_F(shmdev, create_size_u64_max_efbig)
 {
 	const char *name = new_name(self);
 	uint64_t pages = module_pages();
 
-	EXPECT_EQ(-EINVAL, st_create(self->fd, name, UINT64_MAX, 0600, NULL));
+	EXPECT_EQ(-EFBIG, st_create(self->fd, name, UINT64_MAX, 0600, NULL));
 	check_create_left_no_trace(_metadata, self, name, pages);
 }
 
@@ -1062,7 +653,7 @@ TEST_F(shmdev, info_bad_pointer_efault)
 	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_INFO, (void *)1));
 }
 
-TEST_F(shmdev, info_zeroes_reserved_and_name_tail)
+TEST_F(shmdev, info_zeroes_pad_reserved_and_name_tail)
 {
 	const char *name = new_name(self);
 	size_t len = strlen(name);
@@ -1073,6 +664,8 @@ TEST_F(shmdev, info_zeroes_reserved_and_name_tail)
 	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_INFO, &info));
 	EXPECT_EQ(0, memcmp(info.name, name, len));
 	EXPECT_TRUE(all_zero(info.name + len, SHMDEV_NAME_MAX - len));
+	EXPECT_EQ(0U, info.seals);
+	EXPECT_EQ(0U, info.pad);
 	EXPECT_TRUE(all_zero(info.reserved, sizeof(info.reserved)));
 }
 
@@ -1133,63 +726,48 @@ TEST_F(shmdev, info_counts_maps_and_mprotect_split)
 
 struct child_user_arg {
 	const char *name;
-	int ready_fd;	/* written once the child has mapped it */
-	int go_fd;	/* the child exits at end-of-file on this */
-	int close_fds[2];
+	struct handshake *hs;	/* ready once the child has mapped it */
 };
 
 static int attach_map_and_wait_child(void *data)
 {
 	struct child_user_arg *a = data;
-	char c;
 	void *p;
 	int fd;
 
-	close(a->close_fds[0]);
-	close(a->close_fds[1]);
 	fd = st_open();
 	CHILD_CHECK(fd >= 0);
 	CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
 	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, 0);
 	CHILD_CHECK(p != MAP_FAILED);
-	CHILD_CHECK(write(a->ready_fd, "r", 1) == 1);
-	CHILD_CHECK(read(a->go_fd, &c, 1) == 0);
+	CHILD_CHECK_EQ(0, handshake_child_wait(a->hs));
 	return 0;
 }
 
 TEST_F(shmdev, info_counts_files_and_maps_of_child)
 {
 	struct child_user_arg arg = { .name = new_name(self) };
-	int ready[2], go[2];
 	struct shmdev_info info;
+	struct handshake hs;
 	uint8_t *p;
 	pid_t pid;
-	char c;
 
 	p = create_and_map(_metadata, self, arg.name, page_size);
-	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
-	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
-	arg.ready_fd = ready[1];
-	arg.go_fd = go[0];
-	arg.close_fds[0] = ready[0];
-	arg.close_fds[1] = go[1];
+	ASSERT_EQ(0, handshake_init(&hs));
+	arg.hs = &hs;
 	pid = spawn_child(NULL, attach_map_and_wait_child, &arg);
 	ASSERT_LT(0, pid);
-	close(ready[1]);
-	close(go[0]);
-
-	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, handshake_parent_wait(&hs));
 	ASSERT_EQ(0, st_info(self->fd, &info));
 	EXPECT_EQ(2U, info.nr_files);
 	/* Ours, the child's copy of ours, and the child's own. */
 	EXPECT_EQ(3U, info.nr_maps);
 
-	close(go[1]);
+	handshake_go(&hs, true);
 	EXPECT_EQ(0, wait_child(pid));
 	ASSERT_EQ(0, st_info(self->fd, &info));
 	EXPECT_EQ(1U, info.nr_files);
 	EXPECT_EQ(1U, info.nr_maps);
-	close(ready[0]);
 	munmap(p, page_size);
 }
 
@@ -1221,7 +799,7 @@ TEST_F(shmdev, ioctl_unknown_shmdev_command_enotty)
 
 	memset(&buf, 0, sizeof(buf));
 	EXPECT_EQ(-ENOTTY, st_ioctl(self->fd,
-				    _IOWR(SHMDEV_IOC_MAGIC, 0x05,
+				    _IOWR(SHMDEV_IOC_MAGIC, 0x7f,
 					  struct shmdev_info), &buf));
 }
 
@@ -2050,51 +1628,6 @@ TEST_F(shmdev, map_files_path_cannot_truncate_or_open_segment)
 
 /* Permissions */
 
-struct create_arg {
-	const char *name;
-	uint32_t mode;
-};
-
-static int create_child(void *data)
-{
-	struct create_arg *a = data;
-	int fd = st_open();
-
-	CHILD_CHECK(fd >= 0);
-	CHILD_CHECK_EQ(0, st_create(fd, a->name, page_size, a->mode, NULL));
-	return 0;
-}
-
-struct attach_expect {
-	const char *name;
-	int ro;		/* expected result of a read-only attach */
-	int rw;		/* expected result of a read-write attach */
-};
-
-static int attach_expect_child(void *data)
-{
-	struct attach_expect *e = data;
-	struct shmdev_info info;
-	int fd;
-
-	fd = st_open();
-	CHILD_CHECK(fd >= 0);
-	CHILD_CHECK_EQ(e->rw, st_attach(fd, e->name, 0, NULL, NULL));
-	/* A refused attach leaves the file unbound. */
-	if (e->rw)
-		CHILD_CHECK_EQ(-ENODEV, st_info(fd, &info));
-	close(fd);
-
-	fd = st_open();
-	CHILD_CHECK(fd >= 0);
-	CHILD_CHECK_EQ(e->ro, st_attach(fd, e->name, SHMDEV_ATTACH_RDONLY,
-					NULL, NULL));
-	if (e->ro)
-		CHILD_CHECK_EQ(-ENODEV, st_info(fd, &info));
-	close(fd);
-	return 0;
-}
-
 TEST_F(shmdev, attach_owner_without_write_bit_eacces)
 {
 	struct create_arg c = { .name = new_name(self), .mode = 0400 };
@@ -2253,16 +1786,5 @@ TEST_F(shmdev, unlink_by_owner_succeeds)
 
 int main(int argc, char **argv)
 {
-	int i;
-
-	page_size = sysconf(_SC_PAGESIZE);
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "-h"))
-			return test_harness_run(argc, argv);
-	if (access(SHMDEV_DEVICE_PATH, F_OK)) {
-		ksft_print_header();
-		ksft_exit_skip(SHMDEV_DEVICE_PATH
-			       " not found: is the shmdev module loaded?\n");
-	}
-	return test_harness_run(argc, argv);
+	return shmdev_harness_main(argc, argv);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by shmdev_test and shmdev_peer: the test data pattern and
- * thin wrappers around the /dev/shmdev ioctls.
+ * Helpers shared by the shmdev selftest programs and shmdev_peer: the test
+ * data pattern and thin wrappers around the /dev/shmdev ioctls.
  *
  * Every wrapper returns 0 on success or a negative errno, so that callers
  * can compare the result against the errno they expect.
@@ -144,6 +144,87 @@ static inline int st_unlink(int fd, const char *name)
 	if (ret)
 		return ret;
 	return st_ioctl(fd, SHMDEV_IOC_UNLINK, &arg);
+}
+
+/* Resizes the segment bound to @fd to @size bytes. */
+static inline int st_resize(int fd, uint64_t size)
+{
+	struct shmdev_resize arg;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.size = size;
+	return st_ioctl(fd, SHMDEV_IOC_RESIZE, &arg);
+}
+
+static inline int st_add_seals(int fd, uint32_t seals)
+{
+	struct shmdev_seals arg;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.seals = seals;
+	return st_ioctl(fd, SHMDEV_IOC_ADD_SEALS, &arg);
+}
+
+static inline int st_get_seals(int fd, uint32_t *seals)
+{
+	struct shmdev_seals arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	ret = st_ioctl(fd, SHMDEV_IOC_GET_SEALS, &arg);
+	if (!ret)
+		*seals = arg.seals;
+	return ret;
+}
+
+/*
+ * Changes the fields of segment @name that @flags (SHMDEV_SETPERM_*) name
+ * to @mode, @uid and @gid.
+ */
+static inline int st_setperm(int fd, const char *name, uint32_t flags,
+			     uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct shmdev_setperm arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	ret = st_set_name(arg.name, name);
+	if (ret)
+		return ret;
+	arg.flags = flags;
+	arg.mode = mode;
+	arg.uid = uid;
+	arg.gid = gid;
+	return st_ioctl(fd, SHMDEV_IOC_SETPERM, &arg);
+}
+
+static inline int st_chmod(int fd, const char *name, uint32_t mode)
+{
+	return st_setperm(fd, name, SHMDEV_SETPERM_MODE, mode, 0, 0);
+}
+
+/*
+ * Lists up to @room segments with an id above @after_id into @entries;
+ * stores how many it wrote in @nr (if given) and how many there are in
+ * @total (if given).
+ */
+static inline int st_list(int fd, uint64_t after_id,
+			  struct shmdev_info *entries, uint32_t room,
+			  uint32_t *nr, uint32_t *total)
+{
+	struct shmdev_list arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.entries = (uintptr_t)entries;
+	arg.after_id = after_id;
+	arg.nr_entries = room;
+	ret = st_ioctl(fd, SHMDEV_IOC_LIST, &arg);
+	if (!ret && nr)
+		*nr = arg.nr_entries;
+	if (!ret && total)
+		*total = arg.nr_total;
+	return ret;
 }
 
 #endif /* SHMDEV_SELFTEST_UTIL_H */
