@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmdev-ctl: create, list, inspect, resize, seal, chmod, remove, read and
+ * write shmdev segments from the shell.
+ *
+ * Exit status: 0 success, 1 an operation failed, 2 usage error.
+ * Errors go to stderr as "shmdev-ctl: OPERATION 'NAME': REASON".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libshmdev.h>
+
+#ifndef SHMDEV_CTL_VERSION
+#define SHMDEV_CTL_VERSION	"unknown"
+#endif
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define PROG		"shmdev-ctl"
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
+/* cat and write map the segment this much at a time. */
+#define CHUNK		(16UL << 20)
+
+static struct {
+	bool json;
+	bool huge;
+	bool have_mode;
+	unsigned int mode;
+} opts;
+
+static const char usage_text[] =
+"Usage: " PROG " [--json] VERB [ARGS]\n"
+"\n"
+"  create NAME SIZE [--mode OCTAL] [--huge]\n"
+"                       create a segment (mode 0600 unless given)\n"
+"  list                 list the segments you may see\n"
+"  info NAME            show one segment (needs read permission)\n"
+"  resize NAME SIZE     change the size (needs read-write permission)\n"
+"  seal NAME SEAL[,SEAL...]\n"
+"                       add seals: seal, shrink, grow, write, future-write\n"
+"  chmod NAME MODE      change the permission bits (octal)\n"
+"  chown NAME USER[:GROUP] | :GROUP\n"
+"                       change the owner and/or group\n"
+"  rm NAME...           remove names (memory goes with the last user)\n"
+"  cat NAME             write the contents to standard output\n"
+"  write NAME           copy standard input to the start of the segment;\n"
+"                       fails if it does not fit\n"
+"\n"
+"SIZE is a number of bytes with an optional K, M, G, T suffix (powers of\n"
+"1024). --json prints list and info as JSON.\n"
+"\n"
+"Options: -j, --json   -m, --mode OCTAL   --huge   -h, --help   -V, --version\n"
+"Exit status: 0 success, 1 an operation failed, 2 usage error.\n";
+
+static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt,
+								 ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/*
+ * Reports a failed operation on @name (NULL: none) with error @e (-errno);
+ * an ioctl the module does not know is reported as such.
+ */
+static int fail(const char *op, const char *name, int e)
+{
+	const char *why = strerror(-e);
+
+	if (e == -ENOTTY)
+		why = "not supported by this shmdev module";
+	if (name)
+		err("%s '%s': %s", op, name, why);
+	else
+		err("%s: %s", op, why);
+	return EXIT_FAIL;
+}
+
+/* Checks that /dev/shmdev can be opened, so that ENOENT means the name. */
+static int check_device(void)
+{
+	int fd = shmdev_open_device();
+
+	if (fd < 0) {
+		if (fd == -ENOENT)
+			err("%s: %s (is the shmdev module loaded?)",
+			    SHMDEV_DEVICE_PATH, strerror(-fd));
+		else
+			err("%s: %s", SHMDEV_DEVICE_PATH, strerror(-fd));
+		return EXIT_FAIL;
+	}
+	close(fd);
+	return 0;
+}
+
+static int parse_name(const char *name)
+{
+	int ret = shmdev_check_name(name);
+
+	if (ret == -ENAMETOOLONG)
+		return usage_error("name '%s' is longer than %d bytes", name,
+				   SHMDEV_NAME_MAX - 1);
+	if (ret)
+		return usage_error("invalid name '%s' (printable ASCII without spaces or '/')",
+				   name);
+	return 0;
+}
+
+static int parse_size_arg(const char *str, uint64_t *size)
+{
+	int ret = shmdev_parse_size(str, size);
+
+	if (ret == -ERANGE)
+		return usage_error("size '%s' is too large", str);
+	if (ret || !*size)
+		return usage_error("invalid size '%s'", str);
+	return 0;
+}
+
+static int parse_mode(const char *str, unsigned int *mode)
+{
+	unsigned long val;
+	char *end;
+
+	if (!*str || strlen(str) > 4 || strspn(str, "01234567") != strlen(str))
+		return usage_error("invalid mode '%s' (octal, 0 to 0777)", str);
+	val = strtoul(str, &end, 8);
+	if (val > 0777)
+		return usage_error("invalid mode '%s' (octal, 0 to 0777)", str);
+	*mode = val;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	unsigned int bit;
+} seal_names[] = {
+	{ "seal",		SHMDEV_SEAL_SEAL },
+	{ "shrink",		SHMDEV_SEAL_SHRINK },
+	{ "grow",		SHMDEV_SEAL_GROW },
+	{ "write",		SHMDEV_SEAL_WRITE },
+	{ "future-write",	SHMDEV_SEAL_FUTURE_WRITE },
+};
+
+#define NR_SEALS	ARRAY_SIZE(seal_names)
+
+static int parse_seals(const char *str, unsigned int *seals)
+{
+	const char *p = str;
+	size_t len, i;
+
+	*seals = 0;
+	for (;;) {
+		len = strcspn(p, ",");
+		for (i = 0; i < NR_SEALS; i++)
+			if (strlen(seal_names[i].name) == len &&
+			    !strncmp(p, seal_names[i].name, len))
+				break;
+		if (i == NR_SEALS)
+			return usage_error("unknown seal '%.*s' in '%s' (seal, shrink, grow, write, future-write)",
+					   (int)len, p, str);
+		*seals |= seal_names[i].bit;
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+/* "seal,write" for @seals, "-" for none. */
+static void format_seals(unsigned int seals, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < NR_SEALS; i++) {
+		if (!(seals & seal_names[i].bit))
+			continue;
+		used += snprintf(buf + used, used < len ? len - used : 0,
+				 "%s%s", used ? "," : "", seal_names[i].name);
+	}
+	if (!used)
+		snprintf(buf, len, "-");
+}
+
+/* Exact size with the largest suffix that divides it: 64K, 3M, 4097. */
+static void format_size(uint64_t size, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	int i = -1;
+
+	while (size && !(size & 1023) && i < 5) {
+		size >>= 10;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, len, "%" PRIu64, size);
+	else
+		snprintf(buf, len, "%" PRIu64 "%c", size, units[i]);
+}
+
+static void user_name(uint32_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%" PRIu32, uid);
+}
+
+static void group_name(uint32_t gid, char *buf, size_t len)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr)
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%" PRIu32, gid);
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_info(const struct shmdev_info *in, uint32_t nr_files)
+{
+	char buf[64];
+	size_t i;
+	bool first = true;
+
+	printf("{\"id\":%" PRIu64 ",\"name\":", (uint64_t)in->id);
+	json_string(in->name);
+	printf(",\"size\":%" PRIu64 ",\"mode\":\"%04o\"", (uint64_t)in->size,
+	       in->mode);
+	printf(",\"uid\":%" PRIu32 ",\"owner\":", in->uid);
+	user_name(in->uid, buf, sizeof(buf));
+	json_string(buf);
+	printf(",\"gid\":%" PRIu32 ",\"group\":", in->gid);
+	group_name(in->gid, buf, sizeof(buf));
+	json_string(buf);
+	printf(",\"files\":%" PRIu32 ",\"mappings\":%" PRIu32
+	       ",\"pages\":%" PRIu64 ",\"seals\":[",
+	       nr_files, in->nr_maps, (uint64_t)in->nr_pages);
+	for (i = 0; i < NR_SEALS; i++) {
+		if (!(in->seals & seal_names[i].bit))
+			continue;
+		printf("%s\"%s\"", first ? "" : ",", seal_names[i].name);
+		first = false;
+	}
+	printf("],\"unlinked\":%s}",
+	       in->flags & SHMDEV_INFO_UNLINKED ? "true" : "false");
+}
+
+/* Opens @name for a verb; the fd, or -1 after reporting the error. */
+static int open_segment(const char *name, unsigned int flags)
+{
+	int fd = shmdev_attach(name, flags);
+
+	if (fd < 0) {
+		fail("attach", name, fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	struct shmdev_version ver;
+	unsigned int mode = opts.have_mode ? opts.mode : 0600;
+	uint64_t size;
+	int ret, fd;
+
+	if (argc != 2)
+		return usage_error("create needs NAME and SIZE");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = parse_size_arg(argv[1], &size);
+	if (ret)
+		return ret;
+	ret = check_device();
+	if (ret)
+		return ret;
+	if (opts.huge) {
+		ret = shmdev_version(&ver);
+		if (ret)
+			return fail("version", NULL, ret);
+#ifdef SHMDEV_FEAT_HUGE
+		if (!(ver.features & SHMDEV_FEAT_HUGE))
+#endif
+		{
+			err("huge pages are not supported by this module");
+			return EXIT_FAIL;
+		}
+	}
+	fd = shmdev_create(argv[0], size, mode, 0);
+	if (fd < 0)
+		return fail("create", argv[0], fd);
+	close(fd);
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	char size[32], owner[64], seals[64];
+	struct shmdev_info *v = NULL;
+	int ret, name_w = 4, owner_w = 5;
+	size_t n, i;
+
+	(void)argv;
+	if (argc)
+		return usage_error("list takes no arguments");
+	ret = check_device();
+	if (ret)
+		return ret;
+	ret = shmdev_list(&v, &n);
+	if (ret)
+		return fail("list", NULL, ret);
+	if (opts.json) {
+		putchar('[');
+		for (i = 0; i < n; i++) {
+			if (i)
+				putchar(',');
+			json_info(&v[i], v[i].nr_files);
+		}
+		printf("]\n");
+		free(v);
+		return 0;
+	}
+	/* Columns as wide as their widest entry. */
+	for (i = 0; i < n; i++) {
+		user_name(v[i].uid, owner, sizeof(owner));
+		if ((int)strlen(v[i].name) > name_w)
+			name_w = strlen(v[i].name);
+		if ((int)strlen(owner) > owner_w)
+			owner_w = strlen(owner);
+	}
+	printf("%-8s %-*s %8s %-*s %-4s %5s %8s %s\n", "ID", name_w, "NAME",
+	       "SIZE", owner_w, "OWNER", "MODE", "FILES", "MAPPINGS", "SEALS");
+	for (i = 0; i < n; i++) {
+		const struct shmdev_info *in = &v[i];
+
+		format_size(in->size, size, sizeof(size));
+		user_name(in->uid, owner, sizeof(owner));
+		format_seals(in->seals, seals, sizeof(seals));
+		printf("%-8" PRIu64 " %-*s %8s %-*s %04o %5" PRIu32 " %8" PRIu32
+		       " %s\n", (uint64_t)in->id, name_w, in->name, size,
+		       owner_w, owner, in->mode, in->nr_files, in->nr_maps,
+		       seals);
+	}
+	free(v);
+	return 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	struct shmdev_info in;
+	char buf[64], group[64];
+	uint32_t files;
+	int fd, ret;
+
+	if (argc != 1)
+		return usage_error("info needs NAME");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = check_device();
+	if (ret)
+		return ret;
+	fd = open_segment(argv[0], SHMDEV_ATTACH_RDONLY);
+	if (fd < 0)
+		return EXIT_FAIL;
+	ret = shmdev_info(fd, &in);
+	close(fd);
+	if (ret)
+		return fail("info", argv[0], ret);
+	/* Not counting the file this command bound to look. */
+	files = in.nr_files ? in.nr_files - 1 : 0;
+	if (opts.json) {
+		json_info(&in, files);
+		putchar('\n');
+		return 0;
+	}
+	printf("name:      %s\n", in.name);
+	printf("id:        %" PRIu64 "\n", (uint64_t)in.id);
+	format_size(in.size, buf, sizeof(buf));
+	printf("size:      %" PRIu64 " (%s)\n", (uint64_t)in.size, buf);
+	printf("mode:      %04o\n", in.mode);
+	user_name(in.uid, buf, sizeof(buf));
+	group_name(in.gid, group, sizeof(group));
+	printf("owner:     %s (%" PRIu32 ")\n", buf, in.uid);
+	printf("group:     %s (%" PRIu32 ")\n", group, in.gid);
+	printf("files:     %" PRIu32 "\n", files);
+	printf("mappings:  %" PRIu32 "\n", in.nr_maps);
+	printf("pages:     %" PRIu64 "\n", (uint64_t)in.nr_pages);
+	format_seals(in.seals, buf, sizeof(buf));
+	printf("seals:     %s\n", buf);
+	return 0;
+}
+
+static int cmd_resize(int argc, char **argv)
+{
+	uint64_t size;
+	int fd, ret;
+
+	if (argc != 2)
+		return usage_error("resize needs NAME and SIZE");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = parse_size_arg(argv[1], &size);
+	if (!ret)
+		ret = check_device();
+	if (ret)
+		return ret;
+	fd = open_segment(argv[0], 0);
+	if (fd < 0)
+		return EXIT_FAIL;
+	ret = shmdev_resize(fd, size);
+	close(fd);
+	return ret ? fail("resize", argv[0], ret) : 0;
+}
+
+static int cmd_seal(int argc, char **argv)
+{
+	unsigned int seals;
+	int fd, ret;
+
+	if (argc != 2)
+		return usage_error("seal needs NAME and SEAL[,SEAL...]");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = parse_seals(argv[1], &seals);
+	if (!ret)
+		ret = check_device();
+	if (ret)
+		return ret;
+	fd = open_segment(argv[0], 0);
+	if (fd < 0)
+		return EXIT_FAIL;
+	ret = shmdev_add_seals(fd, seals);
+	close(fd);
+	return ret ? fail("seal", argv[0], ret) : 0;
+}
+
+static int cmd_chmod(int argc, char **argv)
+{
+	unsigned int mode;
+	int ret;
+
+	if (argc != 2)
+		return usage_error("chmod needs NAME and MODE");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = parse_mode(argv[1], &mode);
+	if (!ret)
+		ret = check_device();
+	if (ret)
+		return ret;
+	ret = shmdev_chmod(argv[0], mode);
+	return ret ? fail("chmod", argv[0], ret) : 0;
+}
+
+/* A user or group given by name or number; false if there is none. */
+static bool lookup_id(const char *str, bool group, uint32_t *id)
+{
+	unsigned long val;
+	char *end;
+
+	if (group) {
+		struct group *gr = getgrnam(str);
+
+		if (gr) {
+			*id = gr->gr_gid;
+			return true;
+		}
+	} else {
+		struct passwd *pw = getpwnam(str);
+
+		if (pw) {
+			*id = pw->pw_uid;
+			return true;
+		}
+	}
+	if (*str < '0' || *str > '9')
+		return false;
+	errno = 0;
+	val = strtoul(str, &end, 10);
+	if (errno || *end || val >= UINT32_MAX)
+		return false;
+	*id = val;
+	return true;
+}
+
+static int cmd_chown(int argc, char **argv)
+{
+	uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
+	char *spec, *colon;
+	int ret;
+
+	if (argc != 2)
+		return usage_error("chown needs NAME and USER[:GROUP]");
+	ret = parse_name(argv[0]);
+	if (ret)
+		return ret;
+	spec = argv[1];
+	colon = strchr(spec, ':');
+	if (colon)
+		*colon = '\0';
+	if (*spec && !lookup_id(spec, false, &uid))
+		return usage_error("unknown user '%s'", spec);
+	if (colon && colon[1] && !lookup_id(colon + 1, true, &gid))
+		return usage_error("unknown group '%s'", colon + 1);
+	if (uid == (uint32_t)-1 && gid == (uint32_t)-1)
+		return usage_error("chown needs a user, a group or both");
+	ret = check_device();
+	if (ret)
+		return ret;
+	ret = shmdev_chown(argv[0], uid, gid);
+	return ret ? fail("chown", argv[0], ret) : 0;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	int i, ret, status = 0;
+
+	if (!argc)
+		return usage_error("rm needs at least one NAME");
+	for (i = 0; i < argc; i++) {
+		ret = parse_name(argv[i]);
+		if (ret)
+			return ret;
+	}
+	ret = check_device();
+	if (ret)
+		return ret;
+	/* Like rm(1): try every name, fail if any failed. */
+	for (i = 0; i < argc; i++) {
+		ret = shmdev_unlink(argv[i]);
+		if (ret)
+			status = fail("rm", argv[i], ret);
+	}
+	return status;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Reads until @len bytes or end of input; bytes read, or -errno. */
+static ssize_t read_full(int fd, char *buf, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = read(fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+	struct shmdev_info in;
+	uint64_t off;
+	size_t len;
+	char *p;
+	int fd, ret;
+
+	if (argc != 1)
+		return usage_error("cat needs NAME");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = check_device();
+	if (ret)
+		return ret;
+	fd = open_segment(argv[0], SHMDEV_ATTACH_RDONLY);
+	if (fd < 0)
+		return EXIT_FAIL;
+	ret = shmdev_info(fd, &in);
+	if (ret) {
+		close(fd);
+		return fail("info", argv[0], ret);
+	}
+	for (off = 0; off < in.size; off += len) {
+		len = in.size - off < CHUNK ? in.size - off : CHUNK;
+		p = shmdev_map_range(fd, off, len, PROT_READ, MAP_SHARED);
+		if (!p) {
+			ret = -errno;
+			close(fd);
+			return fail("map", argv[0], ret);
+		}
+		ret = write_all(STDOUT_FILENO, p, len);
+		shmdev_unmap(p, len);
+		if (ret) {
+			close(fd);
+			return fail("write to standard output", NULL, ret);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_write(int argc, char **argv)
+{
+	struct shmdev_info in;
+	struct stat st;
+	uint64_t off;
+	ssize_t n;
+	off_t pos;
+	size_t len;
+	char *p, extra;
+	int fd, ret;
+
+	if (argc != 1)
+		return usage_error("write needs NAME (the data comes from standard input)");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = check_device();
+	if (ret)
+		return ret;
+	fd = open_segment(argv[0], 0);
+	if (fd < 0)
+		return EXIT_FAIL;
+	ret = shmdev_info(fd, &in);
+	if (ret) {
+		close(fd);
+		return fail("info", argv[0], ret);
+	}
+	/* A file that does not fit is refused before anything is written. */
+	pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
+	if (!fstat(STDIN_FILENO, &st) && S_ISREG(st.st_mode) && pos >= 0 &&
+	    st.st_size > pos && (uint64_t)(st.st_size - pos) > in.size) {
+		close(fd);
+		err("write '%s': input (%jd bytes) is larger than the segment (%" PRIu64 " bytes)",
+		    argv[0], (intmax_t)(st.st_size - pos), (uint64_t)in.size);
+		return EXIT_FAIL;
+	}
+	for (off = 0; off < in.size; off += len) {
+		len = in.size - off < CHUNK ? in.size - off : CHUNK;
+		p = shmdev_map_range(fd, off, len, PROT_READ | PROT_WRITE,
+				     MAP_SHARED);
+		if (!p) {
+			ret = -errno;
+			close(fd);
+			return fail("map", argv[0], ret);
+		}
+		n = read_full(STDIN_FILENO, p, len);
+		shmdev_unmap(p, len);
+		if (n < 0) {
+			close(fd);
+			return fail("read standard input", NULL, n);
+		}
+		if ((size_t)n < len)
+			break;
+	}
+	close(fd);
+	/* The segment is full: anything left over does not fit. */
+	if (off >= in.size) {
+		n = read_full(STDIN_FILENO, &extra, 1);
+		if (n < 0)
+			return fail("read standard input", NULL, n);
+		if (n) {
+			err("write '%s': input is larger than the segment (%" PRIu64 " bytes); only the first %" PRIu64 " bytes were written",
+			    argv[0], (uint64_t)in.size, (uint64_t)in.size);
+			return EXIT_FAIL;
+		}
+	}
+	return 0;
+}
+
+static int print_version(void)
+{
+	struct shmdev_version ver;
+
+	printf(PROG " %s (libshmdev %s)\n", SHMDEV_CTL_VERSION,
+	       shmdev_lib_version());
+	if (!shmdev_version(&ver))
+		printf("module: API version %" PRIu32 ", features 0x%" PRIx64 "\n",
+		       ver.api_version, (uint64_t)ver.features);
+	else
+		printf("module: not available\n");
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	bool takes_json;
+	bool takes_create_opts;
+} verbs[] = {
+	{ "create",	cmd_create,	false,	true },
+	{ "list",	cmd_list,	true,	false },
+	{ "info",	cmd_info,	true,	false },
+	{ "resize",	cmd_resize,	false,	false },
+	{ "seal",	cmd_seal,	false,	false },
+	{ "chmod",	cmd_chmod,	false,	false },
+	{ "chown",	cmd_chown,	false,	false },
+	{ "rm",		cmd_rm,		false,	false },
+	{ "cat",	cmd_cat,	false,	false },
+	{ "write",	cmd_write,	false,	false },
+};
+
+enum { OPT_HUGE = 256 };
+
+static const struct option long_opts[] = {
+	{ "json",	no_argument,		NULL,	'j' },
+	{ "mode",	required_argument,	NULL,	'm' },
+	{ "huge",	no_argument,		NULL,	OPT_HUGE },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "version",	no_argument,		NULL,	'V' },
+	{ NULL,		0,			NULL,	0 },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jm:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opts.json = true;
+			break;
+		case 'm':
+			ret = parse_mode(optarg, &opts.mode);
+			if (ret)
+				return ret;
+			opts.have_mode = true;
+			break;
+		case OPT_HUGE:
+			opts.huge = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			return print_version();
+		case ':':
+			return usage_error("option '%s' needs an argument",
+					   argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_error("unknown option '-%c'",
+						   optopt);
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no verb given");
+	for (i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (!strcmp(argv[optind], verbs[i].name))
+			break;
+	if (i == ARRAY_SIZE(verbs))
+		return usage_error("unknown verb '%s'", argv[optind]);
+	if (opts.json && !verbs[i].takes_json)
+		return usage_error("--json applies to list and info only");
+	if ((opts.have_mode || opts.huge) && !verbs[i].takes_create_opts)
+		return usage_error("--mode and --huge apply to create only");
+	ret = verbs[i].fn(argc - optind - 1, argv + optind + 1);
+	if (fflush(stdout) || ferror(stdout)) {
+		err("write to standard output: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return ret;
+}

@@ -1,0 +1,262 @@
+#!/bin/sh
+# shellcheck shell=dash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Tests of shmdev-ctl, printed as TAP (kselftest style, with a Totals line).
+# Needs /dev/shmdev; run as root for the tests that switch users.
+#
+#   CTL=/path/to/shmdev-ctl sh ctl_test.sh
+#
+# Exit status: 0 if nothing failed, 4 (skip) without /dev/shmdev, 1 else.
+
+CTL=${CTL:-shmdev-ctl}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ctl_test.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+chmod 0755 "$T"
+N=ctlt-$$
+n=0 pass=0 fail=0 skip=0
+
+ok() {
+	n=$((n + 1)) pass=$((pass + 1))
+	echo "ok $n - $1"
+}
+
+not_ok() {
+	n=$((n + 1)) fail=$((fail + 1))
+	echo "not ok $n - $1"
+	[ -z "$2" ] || printf '%s\n' "$2" | sed 's/^/# /'
+}
+
+skip() {
+	n=$((n + 1)) skip=$((skip + 1))
+	echo "ok $n - $1 # SKIP $2"
+}
+
+# run WANT_STATUS CMD...: runs CMD with stdout in $T/out, stderr in $T/err;
+# true if it exited with WANT_STATUS.
+run() {
+	want=$1
+	shift
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	[ "$got" -eq "$want" ] && return 0
+	why="exit status $got, not $want; stderr: $(cat "$T/err")"
+	return 1
+}
+
+# check NAME WANT_STATUS CMD...
+check() {
+	name=$1
+	shift
+	if run "$@"; then ok "$name"; else not_ok "$name" "$why"; fi
+}
+
+# check_err NAME WANT_STATUS EXACT_STDERR CMD...
+check_err() {
+	name=$1 st=$2 msg=$3
+	shift 3
+	if ! run "$st" "$@"; then
+		not_ok "$name" "$why"
+	elif [ "$(cat "$T/err")" != "$msg" ]; then
+		not_ok "$name" "stderr: '$(cat "$T/err")', wanted '$msg'"
+	else
+		ok "$name"
+	fi
+}
+
+# out_has NAME PATTERN: the last command's stdout has a line matching PATTERN
+out_has() {
+	if grep -q -- "$2" "$T/out"; then ok "$1"; else
+		not_ok "$1" "stdout lacks '$2': $(cat "$T/out")"
+	fi
+}
+
+has_feature() {
+	[ $((FEATURES & $1)) -ne 0 ]
+}
+
+echo "TAP version 13"
+if [ ! -e /dev/shmdev ]; then
+	echo "1..0 # SKIP /dev/shmdev not found: no module"
+	exit 4
+fi
+
+"$CTL" --version >"$T/version" 2>&1
+FEATURES=$(sed -n 's/.*features \(0x[0-9a-f]*\).*/\1/p' "$T/version")
+FEATURES=${FEATURES:-0}
+FEAT_RESIZE=8 FEAT_SEALS=16 FEAT_SETPERM=32 FEAT_LIST=64
+ROOT=0
+[ "$(id -u)" -ne 0 ] || ROOT=1
+
+# --- usage and version ---
+check version_exits_zero 0 "$CTL" --version
+out_has version_names_tool_and_library '^shmdev-ctl [0-9][0-9.]* (libshmdev [0-9][0-9.]*)$'
+check help_exits_zero 0 "$CTL" --help
+out_has help_lists_verbs 'create NAME SIZE'
+check no_verb_is_usage_error 2 "$CTL"
+check unknown_verb_is_usage_error 2 "$CTL" frobnicate
+check unknown_option_is_usage_error 2 "$CTL" --frob list
+check create_without_size_is_usage_error 2 "$CTL" create "$N"
+check create_bad_size_is_usage_error 2 "$CTL" create "$N" 12Q
+check create_zero_size_is_usage_error 2 "$CTL" create "$N" 0
+check create_overflowing_size_is_usage_error 2 "$CTL" create "$N" 16E
+check create_bad_name_is_usage_error 2 "$CTL" create "a/b" 4K
+check create_bad_mode_is_usage_error 2 "$CTL" create "$N" 4K --mode 0800
+check json_on_create_is_usage_error 2 "$CTL" --json create "$N" 4K
+check mode_on_info_is_usage_error 2 "$CTL" info "$N" --mode 0600
+check seal_unknown_name_is_usage_error 2 "$CTL" seal "$N" shrink,bogus
+
+# --- create, info ---
+check_err create_huge_is_refused 1 \
+	"shmdev-ctl: huge pages are not supported by this module" \
+	"$CTL" create "$N" 64K --huge
+check_err info_missing_reports_attach_enoent 1 \
+	"shmdev-ctl: attach '$N': No such file or directory" "$CTL" info "$N"
+check create_succeeds 0 "$CTL" create "$N" 64K
+check_err create_existing_reports_eexist 1 \
+	"shmdev-ctl: create '$N': File exists" "$CTL" create "$N" 4K
+check info_succeeds 0 "$CTL" info "$N"
+out_has info_shows_name "^name: *$N\$"
+out_has info_shows_size '^size: *65536 (64K)$'
+out_has info_shows_default_mode '^mode: *0600$'
+out_has info_shows_no_files_but_its_own '^files: *0$'
+out_has info_shows_no_seals '^seals: *-$'
+check info_json_succeeds 0 "$CTL" --json info "$N"
+out_has info_json_has_fields "^{\"id\":[0-9]*,\"name\":\"$N\",\"size\":65536,\"mode\":\"0600\","
+check create_with_mode_succeeds 0 "$CTL" create "$N-m" 1M --mode 640
+run 0 "$CTL" info "$N-m"
+out_has create_with_mode_sets_mode '^mode: *0640$'
+out_has create_with_size_suffix '^size: *1048576 (1M)$'
+
+# --- write, cat ---
+i=0
+while [ $i -lt 100 ]; do
+	echo "line $i of the test data"
+	i=$((i + 1))
+done >"$T/data"
+len=$(wc -c <"$T/data")
+check write_from_file_succeeds 0 sh -c "'$CTL' write '$N' <'$T/data'"
+check cat_succeeds 0 "$CTL" cat "$N"
+if [ "$(wc -c <"$T/out")" -eq 65536 ]; then
+	ok cat_prints_whole_segment
+else
+	not_ok cat_prints_whole_segment "$(wc -c <"$T/out") bytes"
+fi
+head -c "$len" "$T/out" >"$T/back"
+if cmp -s "$T/data" "$T/back"; then ok cat_returns_written_data; else
+	not_ok cat_returns_written_data
+fi
+if [ -z "$(tail -c +$((len + 1)) "$T/out" | tr -d '\000')" ]; then
+	ok cat_rest_of_segment_is_zero
+else
+	not_ok cat_rest_of_segment_is_zero
+fi
+check write_from_pipe_succeeds 0 sh -c "echo piped | '$CTL' write '$N'"
+run 0 "$CTL" cat "$N"
+if [ "$(head -n 1 "$T/out")" = piped ]; then ok cat_after_pipe_write; else
+	not_ok cat_after_pipe_write "$(head -n 1 "$T/out")"
+fi
+dd if=/dev/zero bs=1024 count=65 2>/dev/null | tr '\000' x >"$T/big"
+check_err write_too_large_file_is_refused 1 \
+	"shmdev-ctl: write '$N': input (66560 bytes) is larger than the segment (65536 bytes)" \
+	sh -c "'$CTL' write '$N' <'$T/big'"
+run 0 "$CTL" cat "$N"
+if [ "$(head -n 1 "$T/out")" = piped ]; then ok refused_write_changed_nothing; else
+	not_ok refused_write_changed_nothing
+fi
+check_err write_too_large_pipe_fails 1 \
+	"shmdev-ctl: write '$N': input is larger than the segment (65536 bytes); only the first 65536 bytes were written" \
+	sh -c "cat '$T/big' | '$CTL' write '$N'"
+dd if=/dev/zero bs=1024 count=64 2>/dev/null | tr '\000' y >"$T/exact"
+check write_exact_size_succeeds 0 sh -c "cat '$T/exact' | '$CTL' write '$N'"
+run 0 "$CTL" cat "$N"
+if cmp -s "$T/exact" "$T/out"; then ok cat_after_exact_write; else
+	not_ok cat_after_exact_write
+fi
+
+# --- list ---
+if has_feature $FEAT_LIST; then
+	check list_succeeds 0 "$CTL" list
+	out_has list_has_header '^ID  *NAME  *SIZE  *OWNER  *MODE  *FILES  *MAPPINGS  *SEALS$'
+	out_has list_shows_segment "^[0-9][0-9]*  *$N  *64K  *[^ ]*  *0600  *0  *0  *-\$"
+	check list_json_succeeds 0 "$CTL" list --json
+	out_has list_json_is_array_with_segment "^\[.*{\"id\":[0-9]*,\"name\":\"$N\",\"size\":65536,.*\]\$"
+else
+	skip list_succeeds "module lacks SHMDEV_FEAT_LIST"
+fi
+
+# --- chmod, chown ---
+if has_feature $FEAT_SETPERM; then
+	check chmod_succeeds 0 "$CTL" chmod "$N" 0604
+	run 0 "$CTL" info "$N"
+	out_has chmod_changes_mode '^mode: *0604$'
+	check chmod_bad_mode_is_usage_error 2 "$CTL" chmod "$N" 1777
+	check_err chmod_missing_reports_enoent 1 \
+		"shmdev-ctl: chmod '$N-none': No such file or directory" \
+		"$CTL" chmod "$N-none" 0600
+	if [ $ROOT -eq 1 ]; then
+		check chown_succeeds 0 "$CTL" chown "$N-m" 1000:1001
+		run 0 "$CTL" info "$N-m"
+		out_has chown_changes_owner '^owner: .*(1000)$'
+		out_has chown_changes_group '^group: .*(1001)$'
+		check chown_group_only_succeeds 0 "$CTL" chown "$N-m" :1000
+		run 0 "$CTL" info "$N-m"
+		out_has chown_group_only_keeps_owner '^owner: .*(1000)$'
+		out_has chown_group_only_changes_group '^group: .*(1000)$'
+	else
+		skip chown_succeeds "needs root"
+	fi
+	check chown_unknown_user_is_usage_error 2 "$CTL" chown "$N" no-such-user-x
+else
+	skip chmod_succeeds "module lacks SHMDEV_FEAT_SETPERM"
+fi
+
+# --- resize, seal ---
+if has_feature $FEAT_RESIZE; then
+	check resize_succeeds 0 "$CTL" resize "$N" 128K
+	run 0 "$CTL" info "$N"
+	out_has resize_changes_size '^size: *131072 (128K)$'
+	check resize_bad_size_is_usage_error 2 "$CTL" resize "$N" 1Z
+else
+	skip resize_succeeds "module lacks SHMDEV_FEAT_RESIZE"
+fi
+if has_feature $FEAT_SEALS; then
+	check seal_succeeds 0 "$CTL" seal "$N" shrink,grow
+	run 0 "$CTL" info "$N"
+	out_has info_shows_seals '^seals: *shrink,grow$'
+	if has_feature $FEAT_RESIZE; then
+		check_err resize_sealed_reports_eperm 1 \
+			"shmdev-ctl: resize '$N': Operation not permitted" \
+			"$CTL" resize "$N" 4K
+	fi
+	check seal_write_succeeds 0 "$CTL" seal "$N" write
+	check write_to_write_sealed_fails 1 sh -c "echo x | '$CTL' write '$N'"
+else
+	skip seal_succeeds "module lacks SHMDEV_FEAT_SEALS"
+fi
+
+# --- another user ---
+if [ $ROOT -eq 1 ] && id tester >/dev/null 2>&1; then
+	"$CTL" create "$N-p" 4K --mode 0600
+	check_err other_user_attach_reports_eacces 1 \
+		"shmdev-ctl: attach '$N-p': Permission denied" \
+		su -s /bin/sh tester -c "'$CTL' cat '$N-p'"
+	check_err other_user_rm_reports_eperm 1 \
+		"shmdev-ctl: rm '$N-p': Operation not permitted" \
+		su -s /bin/sh tester -c "'$CTL' rm '$N-p'"
+	"$CTL" rm "$N-p"
+else
+	skip other_user_attach_reports_eacces "needs root and user tester"
+fi
+
+# --- rm ---
+check rm_succeeds 0 "$CTL" rm "$N"
+check_err rm_missing_reports_enoent 1 \
+	"shmdev-ctl: rm '$N': No such file or directory" "$CTL" rm "$N"
+check_err rm_continues_after_failure 1 \
+	"shmdev-ctl: rm '$N': No such file or directory" "$CTL" rm "$N" "$N-m"
+check rm_removed_the_other_name 1 "$CTL" info "$N-m"
+
+echo "1..$n"
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+[ $fail -eq 0 ]
