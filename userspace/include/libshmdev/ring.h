@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * libshmdev: message rings that live entirely in shared memory.
+ *
+ * A ring is a region of shared memory (a shmdev segment, a memfd, any
+ * MAP_SHARED mapping) formatted by shmdev_ring_init(): a header of
+ * SHMDEV_RING_HDR_SIZE bytes followed by a data area. Every process that
+ * maps the region, at any address, calls shmdev_ring_attach() to check the
+ * header and fill in its own struct shmdev_ring; the region holds offsets
+ * and counters, never pointers.
+ *
+ * Two kinds, chosen at shmdev_ring_init():
+ *  - single producer, single consumer (the default): a byte ring of
+ *    variable-size records, 8-byte aligned, of up to msg_max bytes each;
+ *  - multi-producer, multi-consumer (SHMDEV_RING_MPMC): a ring of slots
+ *    that each hold one message of up to msg_max bytes.
+ * Both are lock-free on the fast path and sleep on futexes (after a short
+ * spin) only when the ring is full or empty; a side that never sleeps
+ * never makes a system call.
+ *
+ * Messages leave the ring in the order in which they were reserved.
+ * Zero-copy: shmdev_ring_reserve() and shmdev_ring_commit() (or
+ * shmdev_ring_abort()) write a message in place, shmdev_ring_peek() and
+ * shmdev_ring_release() read one in place; shmdev_ring_send() and
+ * shmdev_ring_recv() copy.
+ *
+ * Peers: the first producing call of a process records its PID in the
+ * ring's producer table, the first consuming call in the consumer table
+ * (a SPSC ring has one entry each and refuses a second live process with
+ * -EBUSY). A call that would block returns -EPIPE once every process that
+ * ever registered on the other side has exited or detached; a sleeper
+ * checks that at least every SHMDEV_RING_LIVENESS_MS milliseconds, so a
+ * dead peer never leaves it blocked. All users of a ring must share a PID
+ * namespace.
+ *
+ * Timeouts are relative, in nanoseconds: a negative value waits without
+ * limit, 0 never waits (-EAGAIN instead), a positive value waits at most
+ * that long (-ETIMEDOUT). Waiting calls return -EINTR when a signal
+ * handler interrupts them.
+ *
+ * Every function returns 0 or a negative errno and never prints or exits.
+ * A struct shmdev_ring is used by one thread at a time (it holds the state
+ * of an outstanding reservation or peek); threads attach a handle each.
+ * After fork(), a child attaches again before it uses the ring.
+ */
+#ifndef LIBSHMDEV_RING_H
+#define LIBSHMDEV_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Size of the ring header at the start of the region. */
+#define SHMDEV_RING_HDR_SIZE		1024
+
+/* Version of the ring layout written by shmdev_ring_init(). */
+#define SHMDEV_RING_VERSION		1
+
+/* Flags of shmdev_ring_init(). */
+#define SHMDEV_RING_MPMC		(1U << 0)
+#define SHMDEV_RING_FLAGS_MASK		SHMDEV_RING_MPMC
+
+/* Processes one ring records per side (1 on each side of a SPSC ring). */
+#define SHMDEV_RING_MAX_PEERS		32
+
+/* Longest sleep before a blocked call checks that its peers live. */
+#define SHMDEV_RING_LIVENESS_MS		20
+
+/* A process's handle of an attached ring: opaque, 128 bytes. */
+struct shmdev_ring {
+	uint64_t __opaque[16];
+};
+
+/* What shmdev_ring_info() reports. */
+struct shmdev_ring_info {
+	uint32_t flags;		/* SHMDEV_RING_MPMC or 0 */
+	uint32_t msg_max;	/* largest message, in bytes */
+	uint64_t capacity;	/* data bytes (SPSC) or slots (MPMC) */
+	uint64_t used;		/* bytes (SPSC) or slots (MPMC) now in use */
+	uint64_t dropped;	/* messages lost to dead processes */
+	uint64_t reserved[4];
+};
+
+int shmdev_ring_init(void *mem, size_t len, uint32_t msg_max,
+		     unsigned int flags);
+int shmdev_ring_attach(void *mem, size_t len, struct shmdev_ring *ring);
+int shmdev_ring_detach(struct shmdev_ring *ring);
+int shmdev_ring_info(const struct shmdev_ring *ring,
+		     struct shmdev_ring_info *info);
+
+int shmdev_ring_reserve(struct shmdev_ring *ring, size_t len, void **buf,
+			int64_t timeout_ns);
+int shmdev_ring_commit(struct shmdev_ring *ring, size_t len);
+int shmdev_ring_abort(struct shmdev_ring *ring);
+int shmdev_ring_send(struct shmdev_ring *ring, const void *buf, size_t len,
+		     int64_t timeout_ns);
+
+int shmdev_ring_peek(struct shmdev_ring *ring, const void **buf,
+		     size_t *len, int64_t timeout_ns);
+int shmdev_ring_release(struct shmdev_ring *ring);
+int shmdev_ring_recv(struct shmdev_ring *ring, void *buf, size_t size,
+		     size_t *len, int64_t timeout_ns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBSHMDEV_RING_H */

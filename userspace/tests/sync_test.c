@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host tests of the libshmdev synchronisation objects, on memfd regions
+ * mapped at different addresses by different processes.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include "kselftest_harness.h"
+
+/* clang warns about the unused "variant" argument TEST() declares. */
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wunused-parameter"
+#endif
+
+#include "libshmdev/sync.h"
+#include "test_util.h"
+
+#define NR_WORKERS	4
+
+/*
+ * ThreadSanitizer reports unlocking a mutex one does not hold before
+ * glibc can say EPERM: a TSan build skips those checks.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+#ifndef TSAN_BUILD
+#define TSAN_BUILD 0
+#endif
+
+/* What the tests put in the shared region. */
+struct shared {
+	struct shmdev_mutex mutex;
+	struct shmdev_cond cond;
+	struct shmdev_sem sem;
+	uint64_t counter;		/* protected by mutex or sem */
+	_Atomic int flag;
+	int turn;			/* protected by mutex */
+	int waiting;			/* protected by mutex */
+	long iterations;
+};
+
+static struct shared *shared_create(struct region *reg)
+{
+	if (region_create(reg, 4096))
+		return NULL;
+	return reg->mem;
+}
+
+static void wait_flag(struct shared *sh, int val)
+{
+	while (atomic_load(&sh->flag) != val)
+		usleep(1000);
+}
+
+static long contention_iterations(void)
+{
+	long n = test_messages() / 10;
+
+	return n > 1000 ? n : 1000;
+}
+
+TEST(mutex_init_rejects_unknown_flags)
+{
+	struct shmdev_mutex m;
+
+	EXPECT_EQ(-EINVAL, shmdev_mutex_init(&m, 1U << 31));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_init(NULL, 0));
+}
+
+TEST(mutex_use_before_init_returns_einval)
+{
+	struct shmdev_mutex m;
+
+	memset(&m, 0, sizeof(m));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_lock(&m));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_trylock(&m));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_unlock(&m));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_consistent(&m));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_destroy(&m));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_lock(NULL));
+}
+
+TEST(mutex_lock_trylock_unlock)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(-EBUSY, shmdev_mutex_trylock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_trylock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	if (!TSAN_BUILD)
+		EXPECT_EQ(-EPERM, shmdev_mutex_unlock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_destroy(&sh->mutex));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_lock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+TEST(mutex_relock_by_owner_returns_edeadlk)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(-EDEADLK, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+static int hold_until_flag2(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+
+	(void)arg;
+	if (shmdev_mutex_lock(&sh->mutex))
+		return 1;
+	atomic_store(&sh->flag, 1);
+	wait_flag(sh, 2);
+	return shmdev_mutex_unlock(&sh->mutex) ? 2 : 0;
+}
+
+TEST(mutex_held_elsewhere_trylock_ebusy_unlock_eperm_destroy_ebusy)
+{
+	struct worker w;
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, worker_start(&w, &reg, hold_until_flag2, NULL, false));
+	wait_flag(sh, 1);
+	EXPECT_EQ(-EBUSY, shmdev_mutex_trylock(&sh->mutex));
+	if (!TSAN_BUILD)
+		EXPECT_EQ(-EPERM, shmdev_mutex_unlock(&sh->mutex));
+	EXPECT_EQ(-EBUSY, shmdev_mutex_destroy(&sh->mutex));
+	atomic_store(&sh->flag, 2);
+	EXPECT_EQ(0, worker_join(&w));
+	EXPECT_EQ(0, shmdev_mutex_destroy(&sh->mutex));
+	region_destroy(&reg);
+}
+
+TEST(mutex_timedlock_times_out)
+{
+	struct worker w;
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	struct timespec ts;
+	int64_t t0;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, worker_start(&w, &reg, hold_until_flag2, NULL, false));
+	wait_flag(sh, 1);
+	t0 = now_ns();
+	ts = deadline_ms(50);
+	EXPECT_EQ(-ETIMEDOUT, shmdev_mutex_timedlock(&sh->mutex, &ts));
+	EXPECT_GE(now_ns() - t0, 50 * 1000000LL);
+	atomic_store(&sh->flag, 2);
+	EXPECT_EQ(0, worker_join(&w));
+	ts = deadline_ms(1000);
+	EXPECT_EQ(0, shmdev_mutex_timedlock(&sh->mutex, &ts));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+TEST(mutex_timedlock_rejects_bad_timespec)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	struct timespec ts = { .tv_sec = 1, .tv_nsec = 1000000000 };
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_timedlock(&sh->mutex, &ts));
+	ts.tv_nsec = -1;
+	EXPECT_EQ(-EINVAL, shmdev_mutex_timedlock(&sh->mutex, &ts));
+	region_destroy(&reg);
+}
+
+TEST(mutex_consistent_on_healthy_mutex_returns_einval)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(-EINVAL, shmdev_mutex_consistent(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+TEST(mutex_prio_inherit_lock_trylock_timedlock)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	struct timespec ts;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex,
+				       SHMDEV_MUTEX_PRIO_INHERIT));
+	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(-EBUSY, shmdev_mutex_trylock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	ts = deadline_ms(100);
+	EXPECT_EQ(0, shmdev_mutex_timedlock(&sh->mutex, &ts));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+static int count_under_mutex(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+	long i;
+
+	(void)arg;
+	for (i = 0; i < sh->iterations; i++) {
+		if (shmdev_mutex_lock(&sh->mutex))
+			return 1;
+		sh->counter++;
+		if (shmdev_mutex_unlock(&sh->mutex))
+			return 2;
+	}
+	return 0;
+}
+
+TEST(mutex_contention_4_workers_exact_count)
+{
+	struct worker w[NR_WORKERS];
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	int i;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	sh->iterations = contention_iterations();
+	for (i = 0; i < NR_WORKERS; i++)
+		ASSERT_EQ(0, worker_start(&w[i], &reg, count_under_mutex,
+					  NULL, false));
+	for (i = 0; i < NR_WORKERS; i++)
+		EXPECT_EQ(0, worker_join(&w[i]));
+	EXPECT_EQ((uint64_t)NR_WORKERS * sh->iterations, sh->counter);
+	region_destroy(&reg);
+}
+
+static int lock_and_hang(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+
+	(void)arg;
+	if (shmdev_mutex_lock(&sh->mutex))
+		return 1;
+	sh->counter = 12345;	/* "half-way through an update" */
+	atomic_store(&sh->flag, 1);
+	for (;;)
+		pause();
+}
+
+TEST(mutex_holder_killed_next_locker_gets_eownerdead)
+{
+	struct worker w;
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, worker_start(&w, &reg, lock_and_hang, NULL, true));
+	wait_flag(sh, 1);
+	ASSERT_EQ(0, kill(w.pid, SIGKILL));
+	EXPECT_EQ(128 + SIGKILL, worker_join(&w));
+
+	ASSERT_EQ(-EOWNERDEAD, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(12345, sh->counter);
+	sh->counter = 0;		/* repair */
+	EXPECT_EQ(0, shmdev_mutex_consistent(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+static int lock_expect_ownerdead(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+	int ret;
+
+	(void)arg;
+	atomic_store(&sh->flag, 2);
+	ret = shmdev_mutex_lock(&sh->mutex);	/* blocks until the kill */
+	if (ret != -EOWNERDEAD)
+		return 1;
+	if (shmdev_mutex_consistent(&sh->mutex))
+		return 2;
+	return shmdev_mutex_unlock(&sh->mutex) ? 3 : 0;
+}
+
+TEST(mutex_holder_killed_blocked_waiter_gets_eownerdead)
+{
+	struct worker holder, waiter;
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, worker_start(&holder, &reg, lock_and_hang, NULL, true));
+	wait_flag(sh, 1);
+	ASSERT_EQ(0, worker_start(&waiter, &reg, lock_expect_ownerdead,
+				  NULL, true));
+	wait_flag(sh, 2);
+	usleep(50000);			/* let it block in the kernel */
+	ASSERT_EQ(0, kill(holder.pid, SIGKILL));
+	EXPECT_EQ(128 + SIGKILL, worker_join(&holder));
+	EXPECT_EQ(0, worker_join(&waiter));
+	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+TEST(mutex_not_made_consistent_becomes_notrecoverable)
+{
+	struct worker w;
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, worker_start(&w, &reg, lock_and_hang, NULL, true));
+	wait_flag(sh, 1);
+	ASSERT_EQ(0, kill(w.pid, SIGKILL));
+	worker_join(&w);
+	ASSERT_EQ(-EOWNERDEAD, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	EXPECT_EQ(-ENOTRECOVERABLE, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(-ENOTRECOVERABLE, shmdev_mutex_trylock(&sh->mutex));
+	/* Re-initialising is the way out. */
+	EXPECT_EQ(0, shmdev_mutex_destroy(&sh->mutex));
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+TEST(cond_init_rejects_flags_and_null)
+{
+	struct shmdev_cond c;
+
+	EXPECT_EQ(-EINVAL, shmdev_cond_init(&c, 1));
+	EXPECT_EQ(-EINVAL, shmdev_cond_init(NULL, 0));
+	memset(&c, 0, sizeof(c));
+	EXPECT_EQ(-EINVAL, shmdev_cond_signal(&c));
+	EXPECT_EQ(-EINVAL, shmdev_cond_broadcast(&c));
+	EXPECT_EQ(-EINVAL, shmdev_cond_destroy(&c));
+}
+
+TEST(cond_wait_without_holding_mutex_returns_eperm)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
+	if (!TSAN_BUILD)
+		EXPECT_EQ(-EPERM, shmdev_cond_wait(&sh->cond, &sh->mutex));
+	EXPECT_EQ(-EINVAL, shmdev_cond_wait(&sh->cond, NULL));
+	region_destroy(&reg);
+}
+
+TEST(cond_timedwait_times_out_with_mutex_held)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	struct timespec ts;
+	int64_t t0;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
+	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	t0 = now_ns();
+	ts = deadline_ms(50);
+	EXPECT_EQ(-ETIMEDOUT, shmdev_cond_timedwait(&sh->cond, &sh->mutex,
+						    &ts));
+	EXPECT_GE(now_ns() - t0, 50 * 1000000LL);
+	/* Still held by us. */
+	EXPECT_EQ(-EDEADLK, shmdev_mutex_lock(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	region_destroy(&reg);
+}
+
+/* Plays the turns arg (0 or 1) of a ping-pong of sh->iterations rounds. */
+static int ping_pong(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+	int me = (int)(intptr_t)arg;
+	long i;
+
+	for (i = 0; i < sh->iterations; i++) {
+		if (shmdev_mutex_lock(&sh->mutex))
+			return 1;
+		while (sh->turn != me)
+			if (shmdev_cond_wait(&sh->cond, &sh->mutex))
+				return 2;
+		sh->counter++;
+		sh->turn = !me;
+		if (shmdev_cond_signal(&sh->cond))
+			return 3;
+		if (shmdev_mutex_unlock(&sh->mutex))
+			return 4;
+	}
+	return 0;
+}
+
+TEST(cond_ping_pong_between_two_workers)
+{
+	struct worker w[2];
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	int i;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
+	sh->iterations = 20000;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, worker_start(&w[i], &reg, ping_pong,
+					  (void *)(intptr_t)i, false));
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(0, worker_join(&w[i]));
+	EXPECT_EQ(2 * 20000, sh->counter);
+	region_destroy(&reg);
+}
+
+static int wait_for_go(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+
+	(void)arg;
+	if (shmdev_mutex_lock(&sh->mutex))
+		return 1;
+	sh->waiting++;
+	while (!sh->turn)
+		if (shmdev_cond_wait(&sh->cond, &sh->mutex))
+			return 2;
+	sh->counter++;
+	return shmdev_mutex_unlock(&sh->mutex) ? 3 : 0;
+}
+
+TEST(cond_broadcast_wakes_every_waiter)
+{
+	struct worker w[NR_WORKERS];
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	int i, waiting;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
+	for (i = 0; i < NR_WORKERS; i++)
+		ASSERT_EQ(0, worker_start(&w[i], &reg, wait_for_go, NULL,
+					  false));
+	do {
+		usleep(1000);
+		ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+		waiting = sh->waiting;
+		ASSERT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	} while (waiting < NR_WORKERS);
+	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	sh->turn = 1;
+	EXPECT_EQ(0, shmdev_cond_broadcast(&sh->cond));
+	ASSERT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	for (i = 0; i < NR_WORKERS; i++)
+		EXPECT_EQ(0, worker_join(&w[i]));
+	EXPECT_EQ(NR_WORKERS, sh->counter);
+	region_destroy(&reg);
+}
+
+static int signal_then_die(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+
+	(void)arg;
+	if (shmdev_mutex_lock(&sh->mutex))
+		return 1;
+	sh->turn = 1;
+	if (shmdev_cond_signal(&sh->cond))
+		return 2;
+	usleep(20000);		/* the waiter blocks on the mutex meanwhile */
+	raise(SIGKILL);		/* dies holding the mutex */
+	return 3;
+}
+
+TEST(cond_wait_returns_eownerdead_when_mutex_holder_died)
+{
+	struct worker w;
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	struct timespec ts;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
+	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
+	ASSERT_EQ(0, worker_start(&w, &reg, signal_then_die, NULL, true));
+	ts = deadline_ms(10000);
+	/* Can only come back once the worker died holding the mutex. */
+	EXPECT_EQ(-EOWNERDEAD, shmdev_cond_timedwait(&sh->cond, &sh->mutex,
+						     &ts));
+	EXPECT_EQ(1, sh->turn);
+	EXPECT_EQ(0, shmdev_mutex_consistent(&sh->mutex));
+	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
+	EXPECT_EQ(128 + SIGKILL, worker_join(&w));
+	region_destroy(&reg);
+}
+
+TEST(sem_init_rejects_bad_arguments)
+{
+	struct shmdev_sem s;
+
+	EXPECT_EQ(-EINVAL, shmdev_sem_init(&s, SHMDEV_SEM_VALUE_MAX + 1U, 0));
+	EXPECT_EQ(-EINVAL, shmdev_sem_init(&s, 0, 1));
+	EXPECT_EQ(-EINVAL, shmdev_sem_init(NULL, 0, 0));
+	memset(&s, 0, sizeof(s));
+	EXPECT_EQ(-EINVAL, shmdev_sem_post(&s));
+	EXPECT_EQ(-EINVAL, shmdev_sem_wait(&s));
+	EXPECT_EQ(-EINVAL, shmdev_sem_trywait(&s));
+	EXPECT_EQ(-EINVAL, shmdev_sem_getvalue(&s));
+	EXPECT_EQ(-EINVAL, shmdev_sem_destroy(&s));
+}
+
+TEST(sem_counts_posts_and_waits)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	int i;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 2, 0));
+	EXPECT_EQ(2, shmdev_sem_getvalue(&sh->sem));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(0, shmdev_sem_post(&sh->sem));
+	EXPECT_EQ(5, shmdev_sem_getvalue(&sh->sem));
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(0, shmdev_sem_wait(&sh->sem));
+	EXPECT_EQ(0, shmdev_sem_trywait(&sh->sem));
+	EXPECT_EQ(-EAGAIN, shmdev_sem_trywait(&sh->sem));
+	EXPECT_EQ(0, shmdev_sem_getvalue(&sh->sem));
+	EXPECT_EQ(0, shmdev_sem_destroy(&sh->sem));
+	EXPECT_EQ(-EINVAL, shmdev_sem_post(&sh->sem));
+	region_destroy(&reg);
+}
+
+TEST(sem_post_at_max_returns_eoverflow)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, SHMDEV_SEM_VALUE_MAX, 0));
+	EXPECT_EQ(-EOVERFLOW, shmdev_sem_post(&sh->sem));
+	EXPECT_EQ((int)SHMDEV_SEM_VALUE_MAX, shmdev_sem_getvalue(&sh->sem));
+	region_destroy(&reg);
+}
+
+TEST(sem_timedwait_times_out)
+{
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	struct timespec ts;
+	int64_t t0;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 0, 0));
+	t0 = now_ns();
+	ts = deadline_ms(50);
+	EXPECT_EQ(-ETIMEDOUT, shmdev_sem_timedwait(&sh->sem, &ts));
+	EXPECT_GE(now_ns() - t0, 50 * 1000000LL);
+	ts.tv_nsec = 2000000000;
+	EXPECT_EQ(-EINVAL, shmdev_sem_timedwait(&sh->sem, &ts));
+	region_destroy(&reg);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST(sem_wait_interrupted_by_signal_returns_eintr)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 0, 0));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	EXPECT_EQ(-EINTR, shmdev_sem_wait(&sh->sem));
+	region_destroy(&reg);
+}
+
+/* Posts or takes sh->iterations units, as arg says. */
+static int sem_producer(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+	long i;
+
+	(void)arg;
+	for (i = 0; i < sh->iterations; i++)
+		if (shmdev_sem_post(&sh->sem))
+			return 1;
+	return 0;
+}
+
+static int sem_consumer(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+	struct timespec ts;
+	long i;
+
+	(void)arg;
+	for (i = 0; i < sh->iterations; i++) {
+		if (i & 1) {
+			if (shmdev_sem_wait(&sh->sem))
+				return 1;
+		} else {
+			ts = deadline_ms(20000);
+			if (shmdev_sem_timedwait(&sh->sem, &ts))
+				return 2;
+		}
+	}
+	return 0;
+}
+
+TEST(sem_4_posters_4_waiters_balance_exactly)
+{
+	struct worker w[2 * NR_WORKERS];
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	int i;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 0, 0));
+	sh->iterations = contention_iterations();
+	for (i = 0; i < NR_WORKERS; i++) {
+		ASSERT_EQ(0, worker_start(&w[2 * i], &reg, sem_consumer,
+					  NULL, false));
+		ASSERT_EQ(0, worker_start(&w[2 * i + 1], &reg, sem_producer,
+					  NULL, false));
+	}
+	for (i = 0; i < 2 * NR_WORKERS; i++)
+		EXPECT_EQ(0, worker_join(&w[i]));
+	EXPECT_EQ(0, shmdev_sem_getvalue(&sh->sem));
+	EXPECT_EQ(-EAGAIN, shmdev_sem_trywait(&sh->sem));
+	region_destroy(&reg);
+}
+
+static int count_under_sem(void *mem, void *arg)
+{
+	struct shared *sh = mem;
+	long i;
+
+	(void)arg;
+	for (i = 0; i < sh->iterations; i++) {
+		if (shmdev_sem_wait(&sh->sem))
+			return 1;
+		sh->counter++;
+		if (shmdev_sem_post(&sh->sem))
+			return 2;
+	}
+	return 0;
+}
+
+TEST(sem_as_lock_4_workers_exact_count)
+{
+	struct worker w[NR_WORKERS];
+	struct region reg;
+	struct shared *sh = shared_create(&reg);
+	int i;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 1, 0));
+	sh->iterations = contention_iterations();
+	for (i = 0; i < NR_WORKERS; i++)
+		ASSERT_EQ(0, worker_start(&w[i], &reg, count_under_sem, NULL,
+					  false));
+	for (i = 0; i < NR_WORKERS; i++)
+		EXPECT_EQ(0, worker_join(&w[i]));
+	EXPECT_EQ((uint64_t)NR_WORKERS * sh->iterations, sh->counter);
+	EXPECT_EQ(1, shmdev_sem_getvalue(&sh->sem));
+	region_destroy(&reg);
+}
+
+TEST_HARNESS_MAIN
