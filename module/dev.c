@@ -871,3 +871,4 @@ module_exit(shmdev_exit);
 
 MODULE_DESCRIPTION("Named, permissioned shared-memory segments");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(SHMDEV_VERSION);

@@ -312,7 +312,8 @@ build_module() {
 	buildlog=$out/build.log
 	rm -rf "$src"
 	mkdir -p "$src"
-	cp -a "$SHMDEV_ROOT/Kbuild" "$SHMDEV_ROOT/module" "$SHMDEV_ROOT/include" "$src/"
+	cp -a "$SHMDEV_ROOT/Kbuild" "$SHMDEV_ROOT/VERSION" "$SHMDEV_ROOT/module" \
+		"$SHMDEV_ROOT/include" "$src/"
 	# Drop objects of any earlier in-tree build; they belong to another kernel.
 	find "$src" \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name 'modules.order' \
