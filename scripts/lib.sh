@@ -37,8 +37,6 @@ SOURCE_FILES=(tools/testing/selftests/kselftest_harness.h
 	scripts/const_structs.checkpatch)
 KSFT_DIR=$SHMDEV_CACHE/linux-source/tools/testing/selftests
 CHECKPATCH=$SHMDEV_CACHE/linux-source/scripts/checkpatch.pl
-# Kernel sources and headers that checkpatch reads.
-STYLE_FILES=(module/*.c module/*.h include/uapi/linux/shmdev.h)
 
 # Lines of the kernel log that fail a run (extended regular expression).
 # "pages leaked" is shmdev's own unload check; the kmemleak lines are its
@@ -287,12 +285,18 @@ fetch_source_files() {
 	log "extracted: $dir"
 }
 
-# check_style: checkpatch --strict over the kernel sources; prints its
-# report and fails on any error, warning or check.
+# check_style: checkpatch --strict over the kernel sources and the uapi
+# header, leaving out what an in-tree module build generates (shmdev.mod.c);
+# prints its report and fails on any error, warning or check.
 check_style() {
-	(cd "$SHMDEV_ROOT" &&
+	(cd "$SHMDEV_ROOT" || exit 1
+		local files=() f
+
+		for f in module/*.c module/*.h include/uapi/linux/shmdev.h; do
+			[[ $f == *.mod.c ]] || files+=("$f")
+		done
 		perl "$CHECKPATCH" --strict --no-tree --no-summary --terse \
-			--show-types -f "${STYLE_FILES[@]}")
+			--show-types -f "${files[@]}")
 }
 
 # ---------------------------------------------------------------------------
@@ -347,6 +351,12 @@ SELFTESTS_DIR=$SHMDEV_ROOT/selftests
 SELFTESTS_OUT=$SHMDEV_BUILD/selftests
 EXAMPLES_DIR=$SHMDEV_ROOT/userspace/examples
 EXAMPLES_OUT=$SHMDEV_BUILD/examples
+# libshmdev's and shmdev-ctl's tests, run in the VM (a self-contained
+# directory, put at /libtests), and the ring and sync tests run on the host.
+LIBTESTS_DIR=$SHMDEV_ROOT/userspace/libtests
+LIBTESTS_OUT=$SHMDEV_BUILD/libtests
+HOSTTESTS_DIR=$SHMDEV_ROOT/userspace/tests
+HOSTTESTS_OUT=$SHMDEV_BUILD/hosttests
 
 # build_programs NAME DIR OUT [VAR=VALUE...]: make -C DIR OUTPUT=OUT; a
 # failure or any warning ends the run.
@@ -378,6 +388,38 @@ build_selftests() {
 build_examples() {
 	build_programs examples "$EXAMPLES_DIR" "$EXAMPLES_OUT"
 	log "built examples in $EXAMPLES_OUT"
+}
+
+build_libtests() {
+	build_programs libtests "$LIBTESTS_DIR" "$LIBTESTS_OUT" \
+		KSFT_DIR="$KSFT_DIR"
+	[[ -x $LIBTESTS_OUT/libshmdev_test && -f $LIBTESTS_OUT/run.sh ]] ||
+		die "libtests build produced no $LIBTESTS_OUT/libshmdev_test"
+	log "built library tests in $LIBTESTS_OUT"
+}
+
+# run_host_tests LOG: the ring and sync tests on memfd, plain, under
+# ASan+UBSan and under TSan; prints "PASS FAIL SKIP" summed over their
+# kselftest totals (a failure without a failing test counts as one).
+run_host_tests() {
+	local out=$1 rc=0 totals
+
+	make -C "$HOSTTESTS_DIR" OUTPUT="$HOSTTESTS_OUT" KSFT_DIR="$KSFT_DIR" \
+		run run-asan run-tsan >"$out" 2>&1 || rc=$?
+	totals=$(awk '/Totals: pass:/ {
+			for (i = 1; i <= NF; i++) {
+				split($i, kv, ":")
+				if (kv[1] == "pass" || kv[1] == "xfail") p += kv[2]
+				if (kv[1] == "fail" || kv[1] == "xpass" || kv[1] == "error") f += kv[2]
+				if (kv[1] == "skip") s += kv[2]
+			}
+		}
+		END { print p + 0, f + 0, s + 0 }' "$out")
+	if ((rc != 0)) && [[ $totals == *" 0 "* ]]; then
+		read -r p f s <<<"$totals"
+		totals="$p $((f + 1)) $s"
+	fi
+	echo "$totals"
 }
 
 # ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ PROG=vm-check
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester demo rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests demo rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -60,7 +60,8 @@ test_kernel() {
 	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/check.sh" \
 		"$EXAMPLES_OUT/demo-producer:/opt/demo-producer" \
 		"$EXAMPLES_OUT/demo-consumer:/opt/demo-consumer" \
-		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh"
+		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
+		"$LIBTESTS_OUT:/libtests"
 
 	while read -r kind text; do
 		case $kind in
@@ -98,7 +99,7 @@ test_kernel() {
 }
 
 main() {
-	local kver built=()
+	local kver built=() pass fail skip hostlog
 
 	require_root
 	require_module_sources
@@ -111,9 +112,20 @@ main() {
 
 	prepare_host
 
-	phase_begin "build selftests and examples"
+	phase_begin "build selftests, examples and library tests"
 	build_selftests
 	build_examples
+	build_libtests
+	phase_end
+
+	phase_begin "ring and sync tests on the host"
+	hostlog=$SHMDEV_BUILD/hosttests.log
+	read -r pass fail skip < <(run_host_tests "$hostlog")
+	if ((fail)); then
+		grep -E '^(# )*not ok|Totals:|error:' "$hostlog" | tail -n 40
+		echo "=== host tests failed: $hostlog"
+	fi
+	count_kernel "host: ring, sync (plain, ASan, TSan)" "$pass" "$fail" "$skip"
 	phase_end
 
 	for kver in "${KVERS[@]}"; do

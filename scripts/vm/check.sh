@@ -20,6 +20,10 @@ echo "# shmdev-vm: make -C /selftests run_tests as tester (uid 1000)"
 su -s /bin/sh tester -c 'make -C /selftests run_tests'
 status selftests-tester $?
 
+echo "# shmdev-vm: libshmdev and shmdev-ctl tests"
+sh /libtests/run.sh
+status libtests $?
+
 # The README's demo (make demo), as one TAP test.
 demo() {
 	local out
