@@ -352,7 +352,8 @@ SELFTESTS_OUT=$SHMDEV_BUILD/selftests
 EXAMPLES_DIR=$SHMDEV_ROOT/userspace/examples
 EXAMPLES_OUT=$SHMDEV_BUILD/examples
 # libshmdev's and shmdev-ctl's tests, run in the VM (a self-contained
-# directory, put at /libtests), and the ring and sync tests run on the host.
+# directory, put at /libtests), and the ring and sync tests, run on the
+# host on memfd and in the VM (/ringsync) on shmdev segments.
 LIBTESTS_DIR=$SHMDEV_ROOT/userspace/libtests
 LIBTESTS_OUT=$SHMDEV_BUILD/libtests
 HOSTTESTS_DIR=$SHMDEV_ROOT/userspace/tests
@@ -396,6 +397,13 @@ build_libtests() {
 	[[ -x $LIBTESTS_OUT/libshmdev_test && -f $LIBTESTS_OUT/run.sh ]] ||
 		die "libtests build produced no $LIBTESTS_OUT/libshmdev_test"
 	log "built library tests in $LIBTESTS_OUT"
+}
+
+# The ring and sync tests, static, for the VM (run there on shmdev).
+build_ringsync() {
+	build_programs ringsync "$HOSTTESTS_DIR" "$HOSTTESTS_OUT" \
+		KSFT_DIR="$KSFT_DIR" vm
+	log "built ring and sync tests for the VM in $HOSTTESTS_OUT/vm"
 }
 
 # run_host_tests LOG: the ring and sync tests on memfd, plain, under

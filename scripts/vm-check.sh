@@ -28,7 +28,7 @@ PROG=vm-check
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester libtests demo rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -61,7 +61,8 @@ test_kernel() {
 		"$EXAMPLES_OUT/demo-producer:/opt/demo-producer" \
 		"$EXAMPLES_OUT/demo-consumer:/opt/demo-consumer" \
 		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
-		"$LIBTESTS_OUT:/libtests"
+		"$LIBTESTS_OUT:/libtests" \
+		"$HOSTTESTS_OUT/vm:/ringsync"
 
 	while read -r kind text; do
 		case $kind in
@@ -98,6 +99,30 @@ test_kernel() {
 	count_kernel "$kver" "$pass" "$fail" "$skip"
 }
 
+# test_packaging: DKMS, make install, the Debian packages and the udev
+# rule (scripts/pkg-check.sh, TAP), as one more summary row.
+test_packaging() {
+	local log=$SHMDEV_BUILD/pkg-check.log rc=0 pass fail skip
+
+	phase_begin "packaging (pkg-check.sh)"
+	KERNELS="${KVERS[*]}" "$SHMDEV_SCRIPTS/pkg-check.sh" >"$log" 2>&1 || rc=$?
+	pass=$(grep -E '^ok [0-9]+ ' "$log" | grep -c -v '# SKIP' || true)
+	skip=$(grep -c -E '^ok [0-9]+ .*# SKIP' "$log" || true)
+	fail=$(grep -c -E '^not ok [0-9]+ ' "$log" || true)
+	if ((rc != 0 && fail == 0)); then
+		fail=1
+	fi
+	echo
+	echo "=== packaging: $pass passed, $fail failed, $skip skipped"
+	if ((fail)); then
+		grep -E -A 20 '^not ok ' "$log" | head -n 80
+		tail -n 20 "$log"
+	fi
+	echo "log: $log"
+	count_kernel "packaging (DKMS, install, deb)" "$pass" "$fail" "$skip"
+	phase_end
+}
+
 main() {
 	local kver built=() pass fail skip hostlog
 
@@ -116,6 +141,7 @@ main() {
 	build_selftests
 	build_examples
 	build_libtests
+	build_ringsync
 	phase_end
 
 	phase_begin "ring and sync tests on the host"
@@ -151,6 +177,8 @@ main() {
 	for kver in "${built[@]}"; do
 		test_kernel "$kver"
 	done
+
+	test_packaging
 
 	echo
 	echo "=== summary"

@@ -3,7 +3,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Payload of vm-check.sh, run by /init as root after insmod: the selftests
-# as root and as an unprivileged user, then the rig's own lifecycle tests.
+# as root and as an unprivileged user, the library and shmdev-ctl tests,
+# the ring and sync tests on shmdev segments, the demo, then the rig's own
+# lifecycle tests.
 # Each section ends with "SHMDEV-VM-STATUS <nonce> <section> <exit status>".
 
 nonce=${SHMDEV_NONCE:-none}
@@ -23,6 +25,17 @@ status selftests-tester $?
 echo "# shmdev-vm: libshmdev and shmdev-ctl tests"
 sh /libtests/run.sh
 status libtests $?
+
+echo "# shmdev-vm: ring and sync tests on shmdev segments"
+(
+	export SHMDEV_TEST_BACKEND=shmdev
+	rc=0
+	for prog in sync_test ring_test; do
+		"/ringsync/$prog" || rc=1
+	done
+	exit $rc
+)
+status ringsync $?
 
 # The README's demo (make demo), as one TAP test.
 demo() {

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers of the libshmdev host tests: shared regions on a memfd, and
- * workers that are processes mapping the region at an address of their
+ * Helpers of the libshmdev ring and sync tests: shared regions on a memfd
+ * or, with SHMDEV_TEST_BACKEND=shmdev, on an anonymous /dev/shmdev segment,
+ * and workers that are processes mapping the region at an address of their
  * own, or, with SHMDEV_TEST_MODE=thread (the ThreadSanitizer run), threads
  * sharing the caller's mapping so that the sanitizer sees every access.
  *
  * Environment:
+ *   SHMDEV_TEST_BACKEND=shmdev	regions are shmdev segments (in the test
+ *				VM), not memfds
  *   SHMDEV_TEST_MODE=thread	threads instead of processes where a test
  *				does not need processes
  *   SHMDEV_TEST_MESSAGES=N	messages of the long ring test (default
@@ -22,10 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/shmdev.h>
 
 #define TEST_DEFAULT_MESSAGES	1000000L
 
@@ -35,17 +42,49 @@ struct region {
 	void *mem;
 };
 
-/* A zeroed shared region of @len bytes on a memfd, mapped once. */
+static inline bool test_on_shmdev(void)
+{
+	const char *backend = getenv("SHMDEV_TEST_BACKEND");
+
+	return backend && !strcmp(backend, "shmdev");
+}
+
+/* An fd of @len zeroed bytes: a memfd, or an anonymous shmdev segment. */
+static inline int region_fd(size_t len)
+{
+	struct shmdev_create arg;
+	int fd;
+
+	if (!test_on_shmdev()) {
+		fd = memfd_create("shmdev-test", MFD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, len)) {
+			close(fd);
+			return -errno;
+		}
+		return fd;
+	}
+	fd = open(SHMDEV_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&arg, 0, sizeof(arg));
+	arg.size = len;
+	arg.mode = 0600;
+	if (ioctl(fd, SHMDEV_IOC_CREATE, &arg)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* A zeroed shared region of @len bytes, mapped once. */
 static inline int region_create(struct region *reg, size_t len)
 {
 	reg->len = len;
-	reg->fd = memfd_create("shmdev-test", MFD_CLOEXEC);
+	reg->fd = region_fd(len);
 	if (reg->fd < 0)
-		return -errno;
-	if (ftruncate(reg->fd, len)) {
-		close(reg->fd);
-		return -errno;
-	}
+		return reg->fd;
 	reg->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			reg->fd, 0);
 	if (reg->mem == MAP_FAILED) {
