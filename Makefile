@@ -2,7 +2,7 @@
 #
 # shmdev: `make` builds the module for KDIR (the running kernel by default),
 # `make check` runs every test in QEMU on the kernel matrix, `make demo`
-# shows two processes sharing a segment. See README.md.
+# runs the examples (a message ring, a robust-mutex table, fd passing). See README.md.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(shell pwd)
@@ -30,6 +30,8 @@ examples:
 	$(MAKE) -C userspace/examples
 
 EXAMPLES := userspace/examples
+# The programs scripts/demo.sh runs.
+DEMO_PROGS := ring-producer ring-consumer table-writer table-reader fdpass-demo
 
 # make demo: in a QEMU VM (nothing touches the running kernel);
 # make demo HOST=1: on the running kernel, loading the module if needed.
@@ -39,8 +41,8 @@ demo: modules examples
 	DEMO_BIN=$(EXAMPLES) scripts/demo.sh
 else
 demo: examples
-	scripts/vm-run.sh -a $(EXAMPLES)/demo-producer:/opt/demo-producer \
-		-a $(EXAMPLES)/demo-consumer:/opt/demo-consumer scripts/demo.sh
+	scripts/vm-run.sh $(foreach p,$(DEMO_PROGS),-a $(EXAMPLES)/$(p):/opt/$(p)) \
+		scripts/demo.sh
 endif
 
 check:
@@ -57,7 +59,7 @@ help:
 	@echo "make deb          Debian packages into build/deb/"
 	@echo "make pkg-check    DKMS, install, package and udev tests (TAP)"
 	@echo "make check        run all tests in QEMU on Debian's 6.1 and 6.12 kernels"
-	@echo "make demo         two processes share a segment (in QEMU; HOST=1 on this kernel)"
+	@echo "make demo         the examples: a message ring, a robust-mutex table, fd passing (in QEMU; HOST=1 on this kernel)"
 
 # ---------------------------------------------------------------------------
 # Installation. PREFIX and DESTDIR apply to the library and the tool (see

@@ -58,8 +58,11 @@ test_kernel() {
 
 	work=$SHMDEV_BUILD/$kver/check
 	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/check.sh" \
-		"$EXAMPLES_OUT/demo-producer:/opt/demo-producer" \
-		"$EXAMPLES_OUT/demo-consumer:/opt/demo-consumer" \
+		"$EXAMPLES_OUT/ring-producer:/opt/ring-producer" \
+		"$EXAMPLES_OUT/ring-consumer:/opt/ring-consumer" \
+		"$EXAMPLES_OUT/table-writer:/opt/table-writer" \
+		"$EXAMPLES_OUT/table-reader:/opt/table-reader" \
+		"$EXAMPLES_OUT/fdpass-demo:/opt/fdpass-demo" \
 		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
 		"$LIBTESTS_OUT:/libtests" \
 		"$HOSTTESTS_OUT/vm:/ringsync"
