@@ -296,16 +296,54 @@ static void json_info(const struct shmdev_info *in, uint32_t nr_files)
 	       in->flags & SHMDEV_INFO_UNLINKED ? "true" : "false");
 }
 
-/* Opens @name for a verb; the fd, or -1 after reporting the error. */
-static int open_segment(const char *name, unsigned int flags)
+/*
+ * Checks the device and opens @name for a verb: 0 with the fd in *fd, or
+ * the exit status after reporting the error.
+ */
+static int open_segment(const char *name, unsigned int flags, int *fd)
 {
-	int fd = shmdev_attach(name, flags);
+	int ret = check_device();
 
-	if (fd < 0) {
-		fail("attach", name, fd);
-		return -1;
+	if (ret)
+		return ret;
+	*fd = shmdev_attach(name, flags);
+	return *fd < 0 ? fail("attach", name, *fd) : 0;
+}
+
+/*
+ * open_segment(), then shmdev_info() into @in: 0 with the fd in *fd, or
+ * the exit status after reporting the error (and closing the fd).
+ */
+static int open_segment_info(const char *name, unsigned int flags, int *fd,
+			     struct shmdev_info *in)
+{
+	int ret = open_segment(name, flags, fd);
+
+	if (ret)
+		return ret;
+	ret = shmdev_info(*fd, in);
+	if (ret) {
+		close(*fd);
+		return fail("info", name, ret);
 	}
-	return fd;
+	return 0;
+}
+
+/*
+ * Maps the chunk of @fd (the segment @name of @size bytes) that starts at
+ * @off, at most CHUNK bytes; its length in *len. NULL after reporting the
+ * error.
+ */
+static char *map_chunk(int fd, const char *name, uint64_t size, uint64_t off,
+		       int prot, size_t *len)
+{
+	char *p;
+
+	*len = size - off < CHUNK ? size - off : CHUNK;
+	p = shmdev_map_range(fd, off, *len, prot, MAP_SHARED);
+	if (!p)
+		fail("map", name, -errno);
+	return p;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -407,16 +445,11 @@ static int cmd_info(int argc, char **argv)
 		return usage_error("info needs NAME");
 	ret = parse_name(argv[0]);
 	if (!ret)
-		ret = check_device();
+		ret = open_segment_info(argv[0], SHMDEV_ATTACH_RDONLY, &fd,
+					&in);
 	if (ret)
 		return ret;
-	fd = open_segment(argv[0], SHMDEV_ATTACH_RDONLY);
-	if (fd < 0)
-		return EXIT_FAIL;
-	ret = shmdev_info(fd, &in);
 	close(fd);
-	if (ret)
-		return fail("info", argv[0], ret);
 	/* Not counting the file this command bound to look. */
 	files = in.nr_files ? in.nr_files - 1 : 0;
 	if (opts.json) {
@@ -452,12 +485,9 @@ static int cmd_resize(int argc, char **argv)
 	if (!ret)
 		ret = parse_size_arg(argv[1], &size);
 	if (!ret)
-		ret = check_device();
+		ret = open_segment(argv[0], 0, &fd);
 	if (ret)
 		return ret;
-	fd = open_segment(argv[0], 0);
-	if (fd < 0)
-		return EXIT_FAIL;
 	ret = shmdev_resize(fd, size);
 	close(fd);
 	return ret ? fail("resize", argv[0], ret) : 0;
@@ -474,12 +504,9 @@ static int cmd_seal(int argc, char **argv)
 	if (!ret)
 		ret = parse_seals(argv[1], &seals);
 	if (!ret)
-		ret = check_device();
+		ret = open_segment(argv[0], 0, &fd);
 	if (ret)
 		return ret;
-	fd = open_segment(argv[0], 0);
-	if (fd < 0)
-		return EXIT_FAIL;
 	ret = shmdev_add_seals(fd, seals);
 	close(fd);
 	return ret ? fail("seal", argv[0], ret) : 0;
@@ -632,24 +659,15 @@ static int cmd_cat(int argc, char **argv)
 		return usage_error("cat needs NAME");
 	ret = parse_name(argv[0]);
 	if (!ret)
-		ret = check_device();
+		ret = open_segment_info(argv[0], SHMDEV_ATTACH_RDONLY, &fd,
+					&in);
 	if (ret)
 		return ret;
-	fd = open_segment(argv[0], SHMDEV_ATTACH_RDONLY);
-	if (fd < 0)
-		return EXIT_FAIL;
-	ret = shmdev_info(fd, &in);
-	if (ret) {
-		close(fd);
-		return fail("info", argv[0], ret);
-	}
 	for (off = 0; off < in.size; off += len) {
-		len = in.size - off < CHUNK ? in.size - off : CHUNK;
-		p = shmdev_map_range(fd, off, len, PROT_READ, MAP_SHARED);
+		p = map_chunk(fd, argv[0], in.size, off, PROT_READ, &len);
 		if (!p) {
-			ret = -errno;
 			close(fd);
-			return fail("map", argv[0], ret);
+			return EXIT_FAIL;
 		}
 		ret = write_all(STDOUT_FILENO, p, len);
 		shmdev_unmap(p, len);
@@ -677,17 +695,9 @@ static int cmd_write(int argc, char **argv)
 		return usage_error("write needs NAME (the data comes from standard input)");
 	ret = parse_name(argv[0]);
 	if (!ret)
-		ret = check_device();
+		ret = open_segment_info(argv[0], 0, &fd, &in);
 	if (ret)
 		return ret;
-	fd = open_segment(argv[0], 0);
-	if (fd < 0)
-		return EXIT_FAIL;
-	ret = shmdev_info(fd, &in);
-	if (ret) {
-		close(fd);
-		return fail("info", argv[0], ret);
-	}
 	/* A file that does not fit is refused before anything is written. */
 	pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
 	if (!fstat(STDIN_FILENO, &st) && S_ISREG(st.st_mode) && pos >= 0 &&
@@ -698,13 +708,11 @@ static int cmd_write(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	for (off = 0; off < in.size; off += len) {
-		len = in.size - off < CHUNK ? in.size - off : CHUNK;
-		p = shmdev_map_range(fd, off, len, PROT_READ | PROT_WRITE,
-				     MAP_SHARED);
+		p = map_chunk(fd, argv[0], in.size, off, PROT_READ | PROT_WRITE,
+			      &len);
 		if (!p) {
-			ret = -errno;
 			close(fd);
-			return fail("map", argv[0], ret);
+			return EXIT_FAIL;
 		}
 		n = read_full(STDIN_FILENO, p, len);
 		shmdev_unmap(p, len);

@@ -28,15 +28,6 @@
 
 #include "ring-msg.h"
 
-static int parse_count(const char *s, uint64_t *count)
-{
-	char *end;
-
-	errno = 0;
-	*count = strtoull(s, &end, 10);
-	return errno || end == s || *end || s[0] == '-' ? -1 : 0;
-}
-
 /*
  * Attaches the segment @name read-write (a consumer writes the ring's read
  * position), maps it and attaches the ring in it, waiting until @deadline
@@ -99,7 +90,7 @@ static int check_msg(const void *buf, size_t len, uint64_t seq)
 
 int main(int argc, char **argv)
 {
-	uint64_t count = RING_DEFAULT_COUNT, seq, bytes = 0;
+	uint64_t count, seq, bytes = 0;
 	struct shmdev_ring_info info;
 	struct shmdev_ring ring;
 	double start, secs;
@@ -109,12 +100,8 @@ int main(int argc, char **argv)
 	void *mem;
 	int ret, rc = 1;
 
-	if (argc < 2 || argc > 3 ||
-	    (argc == 3 && parse_count(argv[2], &count))) {
-		fprintf(stderr, "usage: %s NAME [COUNT]\n", argv[0]);
+	if (ring_parse_args(argc, argv, &name, &count))
 		return 2;
-	}
-	name = argv[1];
 
 	/* Line by line: several processes share the terminal or log. */
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What ring-producer and ring-consumer agree on: the size of the segment,
- * the format of a message, and how long either side waits for the other.
+ * the format of a message, how long either side waits for the other, and
+ * their command line (NAME [COUNT]).
  *
  * Every message starts with a struct ring_msg header: a sequence number
  * (0, 1, 2, ...), the length of the payload that follows and an FNV-1a
@@ -12,8 +13,11 @@
 #ifndef RING_MSG_H
 #define RING_MSG_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <libshmdev.h>
@@ -64,6 +68,34 @@ static inline uint32_t ring_msg_csum(const unsigned char *p, size_t len)
 	while (len--)
 		h = (h ^ *p++) * 16777619u;
 	return h;
+}
+
+/* COUNT of the command line, a decimal number: 0, or -1 if it is not one. */
+static inline int ring_parse_count(const char *s, uint64_t *count)
+{
+	char *end;
+
+	errno = 0;
+	*count = strtoull(s, &end, 10);
+	return errno || end == s || *end || s[0] == '-' ? -1 : 0;
+}
+
+/*
+ * The command line of both, NAME [COUNT]: 0 with NAME in *name and COUNT
+ * (RING_DEFAULT_COUNT if not given) in *count, or -1 after printing the
+ * usage.
+ */
+static inline int ring_parse_args(int argc, char **argv, const char **name,
+				  uint64_t *count)
+{
+	*count = RING_DEFAULT_COUNT;
+	if (argc < 2 || argc > 3 ||
+	    (argc == 3 && ring_parse_count(argv[2], count))) {
+		fprintf(stderr, "usage: %s NAME [COUNT]\n", argv[0]);
+		return -1;
+	}
+	*name = argv[1];
+	return 0;
 }
 
 /* Seconds on the monotonic clock, for timeouts and rates. */

@@ -29,15 +29,6 @@
 
 #include "ring-msg.h"
 
-static int parse_count(const char *s, uint64_t *count)
-{
-	char *end;
-
-	errno = 0;
-	*count = strtoull(s, &end, 10);
-	return errno || end == s || *end || s[0] == '-' ? -1 : 0;
-}
-
 /* Writes message @seq in place: header, payload pattern, checksum. */
 static size_t fill_msg(struct ring_msg *msg, uint64_t seq)
 {
@@ -53,7 +44,7 @@ static size_t fill_msg(struct ring_msg *msg, uint64_t seq)
 
 int main(int argc, char **argv)
 {
-	uint64_t count = RING_DEFAULT_COUNT, seq, bytes = 0;
+	uint64_t count, seq, bytes = 0;
 	struct shmdev_ring ring;
 	const char *name;
 	double start, secs;
@@ -61,12 +52,8 @@ int main(int argc, char **argv)
 	void *mem, *buf;
 	int fd, ret;
 
-	if (argc < 2 || argc > 3 ||
-	    (argc == 3 && parse_count(argv[2], &count))) {
-		fprintf(stderr, "usage: %s NAME [COUNT]\n", argv[0]);
+	if (ring_parse_args(argc, argv, &name, &count))
 		return 2;
-	}
-	name = argv[1];
 
 	/* Line by line: several processes share the terminal or log. */
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -22,6 +22,18 @@ union fd_cmsg {
 	char buf[CMSG_SPACE(sizeof(int))];
 };
 
+/* A zeroed @msg carrying the one byte of @iov, with @cm for a descriptor. */
+static void fd_msg_init(struct msghdr *msg, struct iovec *iov,
+			union fd_cmsg *cm)
+{
+	memset(cm, 0, sizeof(*cm));
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = cm->buf;
+	msg->msg_controllen = sizeof(cm->buf);
+}
+
 int shmdev_send_fd(int sock, int fd)
 {
 	char byte = FDPASS_BYTE;
@@ -33,12 +45,7 @@ int shmdev_send_fd(int sock, int fd)
 
 	if (fd < 0)
 		return -EBADF;
-	memset(&cm, 0, sizeof(cm));
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
+	fd_msg_init(&msg, &iov, &cm);
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -80,12 +87,7 @@ int shmdev_recv_fd(int sock)
 	ssize_t n;
 	int fd;
 
-	memset(&cm, 0, sizeof(cm));
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
+	fd_msg_init(&msg, &iov, &cm);
 	do {
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);

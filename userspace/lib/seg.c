@@ -78,21 +78,21 @@ static int do_attach(int fd, const char *name, unsigned int flags)
 	return seg_ioctl(fd, SHMDEV_IOC_ATTACH, &arg);
 }
 
-int shmdev_create(const char *name, uint64_t size, unsigned int mode,
-		  unsigned int flags)
+/*
+ * An unbound file to bind to @name; the name is checked before opening
+ * anything, so that a bad one gets the same error as from the kernel. The
+ * fd, or -errno.
+ */
+static int open_for_name(const char *name)
 {
-	int fd, ret;
+	int ret = shmdev_check_name(name);
 
-	/* Check the name before opening anything: same error as the kernel. */
-	if (name && name[0]) {
-		ret = shmdev_check_name(name);
-		if (ret)
-			return ret;
-	}
-	fd = shmdev_open_device();
-	if (fd < 0)
-		return fd;
-	ret = do_create(fd, name, size, mode, flags);
+	return ret ? ret : shmdev_open_device();
+}
+
+/* @fd if binding it gave @ret 0; otherwise closes @fd and returns @ret. */
+static int bound_fd(int fd, int ret)
+{
 	if (ret) {
 		seg_close(fd);
 		return ret;
@@ -100,22 +100,38 @@ int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 	return fd;
 }
 
-int shmdev_attach(const char *name, unsigned int flags)
+/* An ioctl that needs no bound file, on a file of its own; 0 or -errno. */
+static int device_ioctl(unsigned long cmd, void *arg)
 {
 	int fd, ret;
 
-	ret = shmdev_check_name(name);
-	if (ret)
-		return ret;
 	fd = shmdev_open_device();
 	if (fd < 0)
 		return fd;
-	ret = do_attach(fd, name, flags);
-	if (ret) {
-		seg_close(fd);
-		return ret;
-	}
-	return fd;
+	ret = seg_ioctl(fd, cmd, arg);
+	seg_close(fd);
+	return ret;
+}
+
+int shmdev_create(const char *name, uint64_t size, unsigned int mode,
+		  unsigned int flags)
+{
+	int fd;
+
+	/* An anonymous segment has no name to check. */
+	fd = name && name[0] ? open_for_name(name) : shmdev_open_device();
+	if (fd < 0)
+		return fd;
+	return bound_fd(fd, do_create(fd, name, size, mode, flags));
+}
+
+int shmdev_attach(const char *name, unsigned int flags)
+{
+	int fd = open_for_name(name);
+
+	if (fd < 0)
+		return fd;
+	return bound_fd(fd, do_attach(fd, name, flags));
 }
 
 int shmdev_open_or_create(const char *name, uint64_t size, unsigned int mode,
@@ -124,10 +140,7 @@ int shmdev_open_or_create(const char *name, uint64_t size, unsigned int mode,
 	int fd, ret, tries;
 
 	/* An anonymous segment cannot be opened again: a name is required. */
-	ret = shmdev_check_name(name);
-	if (ret)
-		return ret;
-	fd = shmdev_open_device();
+	fd = open_for_name(name);
 	if (fd < 0)
 		return fd;
 	/* A failed CREATE or ATTACH leaves the file unbound: reuse it. */
@@ -281,7 +294,7 @@ int shmdev_setperm(const char *name, unsigned int flags, unsigned int mode,
 		   uid_t uid, gid_t gid)
 {
 	struct shmdev_setperm arg;
-	int fd, ret;
+	int ret;
 
 	memset(&arg, 0, sizeof(arg));
 	ret = seg_set_name(arg.name, name);
@@ -295,12 +308,7 @@ int shmdev_setperm(const char *name, unsigned int flags, unsigned int mode,
 		arg.uid = uid;
 	if (flags & SHMDEV_SETPERM_GID)
 		arg.gid = gid;
-	fd = shmdev_open_device();
-	if (fd < 0)
-		return fd;
-	ret = seg_ioctl(fd, SHMDEV_IOC_SETPERM, &arg);
-	seg_close(fd);
-	return ret;
+	return device_ioctl(SHMDEV_IOC_SETPERM, &arg);
 }
 
 int shmdev_chmod(const char *name, unsigned int mode)
@@ -324,16 +332,11 @@ int shmdev_chown(const char *name, uid_t uid, gid_t gid)
 int shmdev_unlink(const char *name)
 {
 	struct shmdev_unlink arg;
-	int fd, ret;
+	int ret;
 
 	memset(&arg, 0, sizeof(arg));
 	ret = seg_set_name(arg.name, name);
 	if (ret)
 		return ret;
-	fd = shmdev_open_device();
-	if (fd < 0)
-		return fd;
-	ret = seg_ioctl(fd, SHMDEV_IOC_UNLINK, &arg);
-	seg_close(fd);
-	return ret;
+	return device_ioctl(SHMDEV_IOC_UNLINK, &arg);
 }

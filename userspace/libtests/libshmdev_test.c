@@ -372,6 +372,38 @@ static const char *new_name(FIXTURE_DATA(seg) *self, const char *tag)
 	return name;
 }
 
+/* Creates the segment @name (NULL: anonymous); the test fails without it. */
+static int create_seg(struct __test_metadata *_metadata, const char *name,
+		      uint64_t size, unsigned int mode)
+{
+	int fd = shmdev_create(name, size, mode, 0);
+
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	return fd;
+}
+
+/* Maps all of @fd shared and read-write; the test fails if it cannot. */
+static char *map_shared_rw(struct __test_metadata *_metadata, int fd,
+			   size_t *len)
+{
+	char *p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, len);
+
+	ASSERT_NE(NULL, p);
+	return p;
+}
+
+/* A write seal refuses new shared writable mappings of @fd. */
+static void expect_no_shared_rw_map(struct __test_metadata *_metadata,
+				    int fd)
+{
+	size_t len;
+
+	errno = 0;
+	EXPECT_EQ(NULL, shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED,
+				   &len));
+	EXPECT_TRUE(errno == EPERM || errno == EACCES) TH_LOG("errno %d", errno);
+}
+
 #define NEED_FEATURE(bit) do {						\
 	if (!(self->features & (bit)))					\
 		SKIP(return, "module lacks " #bit);			\
@@ -415,8 +447,7 @@ TEST_F(seg, create_named_returns_bound_fd)
 	struct shmdev_info info;
 	int fd;
 
-	fd = shmdev_create(name, 3 * ps + 1, 0640, 0);
-	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	fd = create_seg(_metadata, name, 3 * ps + 1, 0640);
 	EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	ASSERT_EQ(0, shmdev_info(fd, &info));
 	EXPECT_STREQ(name, info.name);
@@ -435,10 +466,8 @@ TEST_F(seg, create_anonymous_with_null_or_empty_name)
 	struct shmdev_info a, b;
 	int fd1, fd2;
 
-	fd1 = shmdev_create(NULL, ps, 0600, 0);
-	ASSERT_LE(0, fd1);
-	fd2 = shmdev_create("", ps, 0600, 0);
-	ASSERT_LE(0, fd2);
+	fd1 = create_seg(_metadata, NULL, ps, 0600);
+	fd2 = create_seg(_metadata, "", ps, 0600);
 	ASSERT_EQ(0, shmdev_info(fd1, &a));
 	ASSERT_EQ(0, shmdev_info(fd2, &b));
 	EXPECT_TRUE(a.flags & SHMDEV_INFO_ANON);
@@ -454,8 +483,7 @@ TEST_F(seg, create_existing_name_fails_with_eexist)
 	const char *name = new_name(self, "x");
 	int fd, fd2;
 
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	fd2 = shmdev_create(name, ps, 0600, 0);
 	EXPECT_EQ(-EEXIST, fd2);
 	close(fd);
@@ -480,8 +508,7 @@ TEST_F(seg, failed_calls_leak_no_fd)
 	const char *name = new_name(self, "leak");
 	int before, fd;
 
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	before = count_fds();
 	EXPECT_EQ(-EEXIST, shmdev_create(name, ps, 0600, 0));
 	EXPECT_EQ(-EINVAL, shmdev_create(NULL, 0, 0600, 0));
@@ -509,10 +536,8 @@ TEST_F(seg, attach_sees_creators_data)
 	char *p, *q;
 	int fd1, fd2;
 
-	fd1 = shmdev_create(name, 2 * ps, 0600, 0);
-	ASSERT_LE(0, fd1);
-	p = shmdev_map(fd1, PROT_READ | PROT_WRITE, MAP_SHARED, &len1);
-	ASSERT_NE(NULL, p);
+	fd1 = create_seg(_metadata, name, 2 * ps, 0600);
+	p = map_shared_rw(_metadata, fd1, &len1);
 	EXPECT_EQ(2 * ps, len1);
 	fill(p, len1, 7);
 	fd2 = shmdev_attach(name, 0);
@@ -541,8 +566,7 @@ TEST_F(seg, attach_readonly_refuses_writable_shared_map)
 	char *p;
 	int fd, ro;
 
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	ro = shmdev_attach(name, SHMDEV_ATTACH_RDONLY);
 	ASSERT_LE(0, ro);
 	ASSERT_EQ(0, shmdev_info(ro, &info));
@@ -592,13 +616,11 @@ TEST_F(seg, attach_by_other_user_follows_mode)
 	int fd;
 
 	NEED_ROOT();
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	EXPECT_EQ(0, run_as(USER_A, attach_none_as_child, (void *)name));
 	close(fd);
 	EXPECT_EQ(0, shmdev_unlink(name));
-	fd = shmdev_create(name, ps, 0644, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0644);
 	EXPECT_EQ(0, run_as(USER_A, attach_rw_as_child, (void *)name));
 	close(fd);
 }
@@ -677,10 +699,8 @@ TEST_F(seg, map_range_handles_unaligned_offset)
 	char *all, *part;
 	int fd;
 
-	fd = shmdev_create(name, 3 * ps, 0600, 0);
-	ASSERT_LE(0, fd);
-	all = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, all);
+	fd = create_seg(_metadata, name, 3 * ps, 0600);
+	all = map_shared_rw(_metadata, fd, &len);
 	fill(all, len, 3);
 	part = shmdev_map_range(fd, ps + 100, 50, PROT_READ, MAP_SHARED);
 	ASSERT_NE(NULL, part);
@@ -708,8 +728,7 @@ TEST_F(seg, map_range_rejects_bad_ranges_and_flags)
 	const char *name = new_name(self, "bad");
 	int fd;
 
-	fd = shmdev_create(name, 2 * ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, 2 * ps, 0600);
 	errno = 0;
 	EXPECT_EQ(NULL, shmdev_map_range(fd, 0, 0, PROT_READ, MAP_SHARED));
 	EXPECT_EQ(EINVAL, errno);
@@ -750,8 +769,7 @@ TEST_F(seg, map_private_is_copy_on_write)
 	char *shared, *priv;
 	int fd;
 
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	shared = shmdev_map(fd, PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_POPULATE, &len);
 	ASSERT_NE(NULL, shared);
@@ -787,10 +805,8 @@ TEST_F(seg, unlink_removes_name_but_keeps_mapping)
 	char *p;
 	int fd, fd2;
 
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
-	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, p);
+	fd = create_seg(_metadata, name, ps, 0600);
+	p = map_shared_rw(_metadata, fd, &len);
 	p[1] = 'k';
 	EXPECT_EQ(0, shmdev_unlink(name));
 	EXPECT_EQ(-ENOENT, shmdev_attach(name, 0));
@@ -799,8 +815,7 @@ TEST_F(seg, unlink_removes_name_but_keeps_mapping)
 	EXPECT_TRUE(info.flags & SHMDEV_INFO_UNLINKED);
 	EXPECT_EQ('k', p[1]);
 	/* The name is free for a new, zeroed segment. */
-	fd2 = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd2);
+	fd2 = create_seg(_metadata, name, ps, 0600);
 	shmdev_unmap(p, len);
 	p = shmdev_map(fd2, PROT_READ, MAP_SHARED, &len);
 	ASSERT_NE(NULL, p);
@@ -829,8 +844,7 @@ TEST_F(seg, unlink_by_other_user_fails_with_eperm)
 	int fd;
 
 	NEED_ROOT();
-	fd = shmdev_create(name, ps, 0666, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0666);
 	close(fd);
 	EXPECT_EQ(0, run_as(USER_A, unlink_as_child, (void *)name));
 	EXPECT_EQ(0, shmdev_unlink(name));
@@ -861,10 +875,8 @@ TEST_F(seg, fd_passed_to_forked_child_maps_same_segment)
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	/* Anonymous: the child can only reach it through the socket. */
-	fd = shmdev_create(NULL, ps, 0600, 0);
-	ASSERT_LE(0, fd);
-	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, p);
+	fd = create_seg(_metadata, NULL, ps, 0600);
+	p = map_shared_rw(_metadata, fd, &len);
 	fill(p, ps, 9);
 	ASSERT_EQ(0, shmdev_send_fd(sv[1], fd));
 	close(fd);
@@ -915,16 +927,13 @@ TEST_F(seg, resize_grows_with_zeroes_and_shrinks_to_sigbus)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_RESIZE);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
-	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, p);
+	fd = create_seg(_metadata, name, ps, 0600);
+	p = map_shared_rw(_metadata, fd, &len);
 	memset(p, 0x11, ps);
 	ASSERT_EQ(0, shmdev_resize(fd, 3 * ps));
 	ASSERT_EQ(0, shmdev_info(fd, &info));
 	EXPECT_EQ(3 * ps, info.size);
-	q = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, q);
+	q = map_shared_rw(_metadata, fd, &len);
 	EXPECT_EQ(3 * ps, len);
 	EXPECT_EQ(0x11, q[0]);
 	EXPECT_EQ(0, q[ps]);
@@ -950,8 +959,7 @@ TEST_F(seg, resize_rejects_zero_readonly_and_unbound)
 	int fd, ro, ub;
 
 	NEED_FEATURE(SHMDEV_FEAT_RESIZE);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	EXPECT_EQ(-EINVAL, shmdev_resize(fd, 0));
 	ro = shmdev_attach(name, SHMDEV_ATTACH_RDONLY);
 	ASSERT_LE(0, ro);
@@ -974,8 +982,7 @@ TEST_F(seg, resize_above_max_segment_size_fails_with_efbig)
 	ASSERT_EQ(0, shmdev_version(&v));
 	if (v.max_segment_size == UINT64_MAX)
 		SKIP(return, "max_segment_size is unlimited");
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	EXPECT_EQ(-EFBIG, shmdev_resize(fd, v.max_segment_size + 1));
 	close(fd);
 }
@@ -988,8 +995,7 @@ TEST_F(seg, seals_add_get_and_block_resize)
 	int fd, ro;
 
 	NEED_FEATURE(SHMDEV_FEAT_SEALS);
-	fd = shmdev_create(name, 2 * ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, 2 * ps, 0600);
 	EXPECT_EQ(0, shmdev_get_seals(fd));
 	ASSERT_EQ(0, shmdev_add_seals(fd, SHMDEV_SEAL_SHRINK));
 	EXPECT_EQ(SHMDEV_SEAL_SHRINK, shmdev_get_seals(fd));
@@ -1016,8 +1022,7 @@ TEST_F(seg, seal_seal_forbids_more_seals)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_SEALS);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	ASSERT_EQ(0, shmdev_add_seals(fd, SHMDEV_SEAL_SEAL));
 	EXPECT_EQ(-EPERM, shmdev_add_seals(fd, SHMDEV_SEAL_GROW));
 	EXPECT_EQ(SHMDEV_SEAL_SEAL, shmdev_get_seals(fd));
@@ -1030,8 +1035,7 @@ TEST_F(seg, seals_reject_unknown_bits)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_SEALS);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	EXPECT_EQ(-EINVAL, shmdev_add_seals(fd, SHMDEV_SEAL_MASK + 1));
 	EXPECT_EQ(-EINVAL, shmdev_add_seals(fd, 0x80000000U));
 	EXPECT_EQ(0, shmdev_get_seals(fd));
@@ -1046,18 +1050,13 @@ TEST_F(seg, seal_write_is_busy_while_mapped_writable)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_SEALS);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
-	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, p);
+	fd = create_seg(_metadata, name, ps, 0600);
+	p = map_shared_rw(_metadata, fd, &len);
 	p[0] = 'w';
 	EXPECT_EQ(-EBUSY, shmdev_add_seals(fd, SHMDEV_SEAL_WRITE));
 	shmdev_unmap(p, len);
 	ASSERT_EQ(0, shmdev_add_seals(fd, SHMDEV_SEAL_WRITE));
-	errno = 0;
-	EXPECT_EQ(NULL, shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED,
-				   &len));
-	EXPECT_TRUE(errno == EPERM || errno == EACCES) TH_LOG("errno %d", errno);
+	expect_no_shared_rw_map(_metadata, fd);
 	/* Read-only and private mappings stay allowed. */
 	p = shmdev_map(fd, PROT_READ, MAP_SHARED, &len);
 	ASSERT_NE(NULL, p);
@@ -1079,16 +1078,11 @@ TEST_F(seg, seal_future_write_keeps_existing_writers)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_SEALS);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
-	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
-	ASSERT_NE(NULL, p);
+	fd = create_seg(_metadata, name, ps, 0600);
+	p = map_shared_rw(_metadata, fd, &len);
 	ASSERT_EQ(0, shmdev_add_seals(fd, SHMDEV_SEAL_FUTURE_WRITE));
 	p[0] = 'e';	/* the existing mapping keeps writing */
-	errno = 0;
-	EXPECT_EQ(NULL, shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED,
-				   &len2));
-	EXPECT_TRUE(errno == EPERM || errno == EACCES) TH_LOG("errno %d", errno);
+	expect_no_shared_rw_map(_metadata, fd);
 	q = shmdev_map(fd, PROT_READ, MAP_SHARED, &len2);
 	ASSERT_NE(NULL, q);
 	EXPECT_EQ('e', q[0]);
@@ -1106,8 +1100,7 @@ TEST_F(seg, chmod_changes_mode_seen_by_new_attach)
 	int fd, fd2;
 
 	NEED_FEATURE(SHMDEV_FEAT_SETPERM);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	ASSERT_EQ(0, shmdev_chmod(name, 0640));
 	ASSERT_EQ(0, shmdev_info(fd, &info));
 	EXPECT_EQ(0640, info.mode);
@@ -1128,8 +1121,7 @@ TEST_F(seg, setperm_rejects_bad_arguments)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_SETPERM);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	EXPECT_EQ(-EINVAL, shmdev_chmod(name, 01000));
 	EXPECT_EQ(-EINVAL, shmdev_setperm(name, 0, 0600, 0, 0));
 	EXPECT_EQ(-EINVAL, shmdev_setperm(name, 0x8, 0600, 0, 0));
@@ -1161,8 +1153,7 @@ TEST_F(seg, chown_hands_segment_to_new_owner)
 
 	NEED_FEATURE(SHMDEV_FEAT_SETPERM);
 	NEED_ROOT();
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	EXPECT_EQ(0, run_as(USER_A, chmod_denied_child, (void *)name));
 	ASSERT_EQ(0, shmdev_chown(name, USER_A, (gid_t)-1));
 	ASSERT_EQ(0, shmdev_info(fd, &info));
@@ -1198,8 +1189,7 @@ TEST_F(seg, chmod_leaves_bound_files_their_access)
 	int fd, fd2;
 
 	NEED_FEATURE(SHMDEV_FEAT_SETPERM);
-	fd = shmdev_create(name, ps, 0666, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0666);
 	fd2 = shmdev_attach(name, 0);
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, shmdev_chmod(name, 0));
@@ -1287,8 +1277,7 @@ TEST_F(seg, list_foreach_visits_all_and_stops_on_nonzero)
 	int fd;
 
 	NEED_FEATURE(SHMDEV_FEAT_LIST);
-	fd = shmdev_create(name, ps, 0600, 0);
-	ASSERT_LE(0, fd);
+	fd = create_seg(_metadata, name, ps, 0600);
 	ASSERT_EQ(0, shmdev_list(&v, &n));
 	free(v);
 	EXPECT_EQ(0, shmdev_list_foreach(count_cb, &seen));

@@ -43,6 +43,41 @@ static struct control *control_of(void *mem, size_t ring_len)
 	return (struct control *)((char *)mem + ring_len);
 }
 
+/*
+ * A region of @len bytes with a ring of @ring_len bytes at its start,
+ * formatted for @msg_max and @flags, attached as @r.
+ */
+static void ring_region_create(struct __test_metadata *_metadata,
+			       struct region *reg, size_t len, size_t ring_len,
+			       size_t msg_max, unsigned int flags,
+			       struct shmdev_ring *r)
+{
+	ASSERT_EQ(0, region_create(reg, len));
+	ASSERT_EQ(0, shmdev_ring_init(reg->mem, ring_len, msg_max, flags));
+	ASSERT_EQ(0, shmdev_ring_attach(reg->mem, ring_len, r));
+}
+
+/* Receives the next message of @r: it must be the @len bytes of @want. */
+static void recv_expect(struct __test_metadata *_metadata,
+			struct shmdev_ring *r, const char *want, size_t len)
+{
+	char buf[MSG_MAX];
+	size_t got;
+
+	ASSERT_EQ(0, shmdev_ring_recv(r, buf, sizeof(buf), &got, 0));
+	ASSERT_EQ(len, got);
+	EXPECT_EQ(0, memcmp(buf, want, len));
+}
+
+/* A non-blocking receive into a scratch buffer: its result. */
+static int try_recv(struct shmdev_ring *r)
+{
+	char buf[MSG_MAX];
+	size_t len;
+
+	return shmdev_ring_recv(r, buf, sizeof(buf), &len, 0);
+}
+
 FIXTURE(ring) {
 	struct region reg;
 	struct shmdev_ring r;
@@ -63,10 +98,8 @@ FIXTURE_VARIANT_ADD(ring, mpmc) {
 
 FIXTURE_SETUP(ring)
 {
-	ASSERT_EQ(0, region_create(&self->reg, RING_LEN + 4096));
-	ASSERT_EQ(0, shmdev_ring_init(self->reg.mem, RING_LEN, MSG_MAX,
-				      variant->flags));
-	ASSERT_EQ(0, shmdev_ring_attach(self->reg.mem, RING_LEN, &self->r));
+	ring_region_create(_metadata, &self->reg, RING_LEN + 4096, RING_LEN,
+			   MSG_MAX, variant->flags, &self->r);
 	self->ctl = control_of(self->reg.mem, RING_LEN);
 }
 
@@ -77,19 +110,11 @@ FIXTURE_TEARDOWN(ring)
 
 TEST_F(ring, send_recv_round_trip)
 {
-	char buf[MSG_MAX];
-	size_t len;
-
 	ASSERT_EQ(0, shmdev_ring_send(&self->r, "hello", 5, 0));
 	ASSERT_EQ(0, shmdev_ring_send(&self->r, "world!", 6, 0));
-	ASSERT_EQ(0, shmdev_ring_recv(&self->r, buf, sizeof(buf), &len, 0));
-	ASSERT_EQ(5, len);
-	EXPECT_EQ(0, memcmp(buf, "hello", 5));
-	ASSERT_EQ(0, shmdev_ring_recv(&self->r, buf, sizeof(buf), &len, 0));
-	ASSERT_EQ(6, len);
-	EXPECT_EQ(0, memcmp(buf, "world!", 6));
-	EXPECT_EQ(-EAGAIN, shmdev_ring_recv(&self->r, buf, sizeof(buf), &len,
-					    0));
+	recv_expect(_metadata, &self->r, "hello", 5);
+	recv_expect(_metadata, &self->r, "world!", 6);
+	EXPECT_EQ(-EAGAIN, try_recv(&self->r));
 }
 
 TEST_F(ring, zero_length_and_msg_max_messages)
@@ -216,19 +241,14 @@ TEST_F(ring, release_without_peek_returns_einval)
 
 TEST_F(ring, abort_discards_the_reservation)
 {
-	char buf[16];
-	size_t len;
 	void *out;
 
 	ASSERT_EQ(0, shmdev_ring_reserve(&self->r, 10, &out, 0));
 	memcpy(out, "discarded", 9);
 	ASSERT_EQ(0, shmdev_ring_abort(&self->r));
 	ASSERT_EQ(0, shmdev_ring_send(&self->r, "kept", 4, 0));
-	ASSERT_EQ(0, shmdev_ring_recv(&self->r, buf, sizeof(buf), &len, 0));
-	ASSERT_EQ(4, len);
-	EXPECT_EQ(0, memcmp(buf, "kept", 4));
-	EXPECT_EQ(-EAGAIN, shmdev_ring_recv(&self->r, buf, sizeof(buf), &len,
-					    0));
+	recv_expect(_metadata, &self->r, "kept", 4);
+	EXPECT_EQ(-EAGAIN, try_recv(&self->r));
 }
 
 TEST_F(ring, bad_arguments_return_einval)
@@ -303,19 +323,14 @@ TEST_F(ring, works_through_two_mappings_at_different_addresses)
 {
 	struct shmdev_ring r2;
 	void *mem2 = region_map_again(&self->reg);
-	char buf[16];
-	size_t len;
 
 	ASSERT_NE(NULL, mem2);
 	ASSERT_NE(self->reg.mem, mem2);
 	ASSERT_EQ(0, shmdev_ring_attach(mem2, RING_LEN, &r2));
 	ASSERT_EQ(0, shmdev_ring_send(&self->r, "through A", 9, 0));
-	ASSERT_EQ(0, shmdev_ring_recv(&r2, buf, sizeof(buf), &len, 0));
-	ASSERT_EQ(9, len);
-	EXPECT_EQ(0, memcmp(buf, "through A", 9));
+	recv_expect(_metadata, &r2, "through A", 9);
 	ASSERT_EQ(0, shmdev_ring_send(&r2, "through B", 9, 0));
-	ASSERT_EQ(0, shmdev_ring_recv(&self->r, buf, sizeof(buf), &len, 0));
-	EXPECT_EQ(0, memcmp(buf, "through B", 9));
+	recv_expect(_metadata, &self->r, "through B", 9);
 	munmap(mem2, self->reg.len);
 }
 
@@ -617,9 +632,8 @@ TEST(ring_spsc_second_live_producer_returns_ebusy)
 	struct shmdev_ring r;
 	struct worker w;
 
-	ASSERT_EQ(0, region_create(&reg, RING_LEN + 4096));
-	ASSERT_EQ(0, shmdev_ring_init(reg.mem, RING_LEN, 0, 0));
-	ASSERT_EQ(0, shmdev_ring_attach(reg.mem, RING_LEN, &r));
+	ring_region_create(_metadata, &reg, RING_LEN + 4096, RING_LEN, 0, 0,
+			   &r);
 	ASSERT_EQ(0, shmdev_ring_send(&r, "x", 1, 0));
 	control_of(reg.mem, RING_LEN)->messages = 1;
 	/* A second process may not produce while this one lives. */
@@ -879,10 +893,8 @@ TEST(ring_mpmc_4_producers_4_consumers_exactly_once)
 	long i, missing = 0;
 	void *out;
 
-	ASSERT_EQ(0, region_create(&reg, mpmc_region_len(per_producer)));
-	ASSERT_EQ(0, shmdev_ring_init(reg.mem, MPMC_RING_LEN, MPMC_MSG_MAX,
-				      SHMDEV_RING_MPMC));
-	ASSERT_EQ(0, shmdev_ring_attach(reg.mem, MPMC_RING_LEN, &r));
+	ring_region_create(_metadata, &reg, mpmc_region_len(per_producer),
+			   MPMC_RING_LEN, MPMC_MSG_MAX, SHMDEV_RING_MPMC, &r);
 	ctl = control_of(reg.mem, MPMC_RING_LEN);
 	ctl->messages = per_producer;
 	bitmap = mpmc_bitmap(reg.mem);
@@ -974,10 +986,8 @@ TEST(ring_mpmc_producer_died_between_reserve_and_commit_is_skipped)
 	size_t len;
 	long v, i;
 
-	ASSERT_EQ(0, region_create(&reg, SMALL_MPMC_LEN + 4096));
-	ASSERT_EQ(0, shmdev_ring_init(reg.mem, SMALL_MPMC_LEN, 64,
-				      SHMDEV_RING_MPMC));
-	ASSERT_EQ(0, shmdev_ring_attach(reg.mem, SMALL_MPMC_LEN, &r));
+	ring_region_create(_metadata, &reg, SMALL_MPMC_LEN + 4096,
+			   SMALL_MPMC_LEN, 64, SHMDEV_RING_MPMC, &r);
 	ctl = control_of(reg.mem, SMALL_MPMC_LEN);
 	ctl->messages = 20;	/* more than the 4 slots: must wrap */
 	ASSERT_EQ(0, worker_start(&live, &reg, send_from_two, NULL, true));
@@ -1027,10 +1037,8 @@ TEST(ring_mpmc_consumer_died_holding_a_message_slot_is_recovered)
 	size_t len;
 	long i, v;
 
-	ASSERT_EQ(0, region_create(&reg, SMALL_MPMC_LEN + 4096));
-	ASSERT_EQ(0, shmdev_ring_init(reg.mem, SMALL_MPMC_LEN, 64,
-				      SHMDEV_RING_MPMC));
-	ASSERT_EQ(0, shmdev_ring_attach(reg.mem, SMALL_MPMC_LEN, &r));
+	ring_region_create(_metadata, &reg, SMALL_MPMC_LEN + 4096,
+			   SMALL_MPMC_LEN, 64, SHMDEV_RING_MPMC, &r);
 	/* This process consumes too: register it as a live consumer. */
 	ASSERT_EQ(-EAGAIN, shmdev_ring_recv(&r, &v, sizeof(v), &len, 0));
 	i = 0;

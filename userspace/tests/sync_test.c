@@ -48,11 +48,21 @@ struct shared {
 	long iterations;
 };
 
-static struct shared *shared_create(struct region *reg)
+/* The tests that share memory get a zeroed region, mapped at self->sh. */
+FIXTURE(shared) {
+	struct region reg;
+	struct shared *sh;
+};
+
+FIXTURE_SETUP(shared)
 {
-	if (region_create(reg, 4096))
-		return NULL;
-	return reg->mem;
+	ASSERT_EQ(0, region_create(&self->reg, 4096));
+	self->sh = self->reg.mem;
+}
+
+FIXTURE_TEARDOWN(shared)
+{
+	region_destroy(&self->reg);
 }
 
 static void wait_flag(struct shared *sh, int val)
@@ -89,12 +99,10 @@ TEST(mutex_use_before_init_returns_einval)
 	EXPECT_EQ(-EINVAL, shmdev_mutex_lock(NULL));
 }
 
-TEST(mutex_lock_trylock_unlock)
+TEST_F(shared, mutex_lock_trylock_unlock)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(-EBUSY, shmdev_mutex_trylock(&sh->mutex));
@@ -105,20 +113,16 @@ TEST(mutex_lock_trylock_unlock)
 		EXPECT_EQ(-EPERM, shmdev_mutex_unlock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_destroy(&sh->mutex));
 	EXPECT_EQ(-EINVAL, shmdev_mutex_lock(&sh->mutex));
-	region_destroy(&reg);
 }
 
-TEST(mutex_relock_by_owner_returns_edeadlk)
+TEST_F(shared, mutex_relock_by_owner_returns_edeadlk)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(-EDEADLK, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
 static int hold_until_flag2(void *mem, void *arg)
@@ -133,15 +137,14 @@ static int hold_until_flag2(void *mem, void *arg)
 	return shmdev_mutex_unlock(&sh->mutex) ? 2 : 0;
 }
 
-TEST(mutex_held_elsewhere_trylock_ebusy_unlock_eperm_destroy_ebusy)
+TEST_F(shared, mutex_held_elsewhere_trylock_ebusy_unlock_eperm_destroy_ebusy)
 {
 	struct worker w;
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
-	ASSERT_EQ(0, worker_start(&w, &reg, hold_until_flag2, NULL, false));
+	ASSERT_EQ(0, worker_start(&w, &self->reg, hold_until_flag2, NULL,
+				  false));
 	wait_flag(sh, 1);
 	EXPECT_EQ(-EBUSY, shmdev_mutex_trylock(&sh->mutex));
 	if (!TSAN_BUILD)
@@ -150,20 +153,18 @@ TEST(mutex_held_elsewhere_trylock_ebusy_unlock_eperm_destroy_ebusy)
 	atomic_store(&sh->flag, 2);
 	EXPECT_EQ(0, worker_join(&w));
 	EXPECT_EQ(0, shmdev_mutex_destroy(&sh->mutex));
-	region_destroy(&reg);
 }
 
-TEST(mutex_timedlock_times_out)
+TEST_F(shared, mutex_timedlock_times_out)
 {
 	struct worker w;
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	struct timespec ts;
 	int64_t t0;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
-	ASSERT_EQ(0, worker_start(&w, &reg, hold_until_flag2, NULL, false));
+	ASSERT_EQ(0, worker_start(&w, &self->reg, hold_until_flag2, NULL,
+				  false));
 	wait_flag(sh, 1);
 	t0 = now_ns();
 	ts = deadline_ms(50);
@@ -174,43 +175,34 @@ TEST(mutex_timedlock_times_out)
 	ts = deadline_ms(1000);
 	EXPECT_EQ(0, shmdev_mutex_timedlock(&sh->mutex, &ts));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
-TEST(mutex_timedlock_rejects_bad_timespec)
+TEST_F(shared, mutex_timedlock_rejects_bad_timespec)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	struct timespec ts = { .tv_sec = 1, .tv_nsec = 1000000000 };
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	EXPECT_EQ(-EINVAL, shmdev_mutex_timedlock(&sh->mutex, &ts));
 	ts.tv_nsec = -1;
 	EXPECT_EQ(-EINVAL, shmdev_mutex_timedlock(&sh->mutex, &ts));
-	region_destroy(&reg);
 }
 
-TEST(mutex_consistent_on_healthy_mutex_returns_einval)
+TEST_F(shared, mutex_consistent_on_healthy_mutex_returns_einval)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(-EINVAL, shmdev_mutex_consistent(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
-TEST(mutex_prio_inherit_lock_trylock_timedlock)
+TEST_F(shared, mutex_prio_inherit_lock_trylock_timedlock)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	struct timespec ts;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex,
 				       SHMDEV_MUTEX_PRIO_INHERIT));
 	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
@@ -219,42 +211,77 @@ TEST(mutex_prio_inherit_lock_trylock_timedlock)
 	ts = deadline_ms(100);
 	EXPECT_EQ(0, shmdev_mutex_timedlock(&sh->mutex, &ts));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
-static int count_under_mutex(void *mem, void *arg)
+/* How count_under_lock() locks sh->counter: sh->mutex, or sh->sem as a lock. */
+struct counter_lock {
+	int (*lock)(struct shared *sh);
+	int (*unlock)(struct shared *sh);
+};
+
+static int lock_mutex(struct shared *sh)
 {
+	return shmdev_mutex_lock(&sh->mutex);
+}
+
+static int unlock_mutex(struct shared *sh)
+{
+	return shmdev_mutex_unlock(&sh->mutex);
+}
+
+static int lock_sem(struct shared *sh)
+{
+	return shmdev_sem_wait(&sh->sem);
+}
+
+static int unlock_sem(struct shared *sh)
+{
+	return shmdev_sem_post(&sh->sem);
+}
+
+static struct counter_lock mutex_lock_ops = { lock_mutex, unlock_mutex };
+static struct counter_lock sem_lock_ops = { lock_sem, unlock_sem };
+
+/* Adds sh->iterations to sh->counter, one at a time under the lock @arg. */
+static int count_under_lock(void *mem, void *arg)
+{
+	const struct counter_lock *ops = arg;
 	struct shared *sh = mem;
 	long i;
 
-	(void)arg;
 	for (i = 0; i < sh->iterations; i++) {
-		if (shmdev_mutex_lock(&sh->mutex))
+		if (ops->lock(sh))
 			return 1;
 		sh->counter++;
-		if (shmdev_mutex_unlock(&sh->mutex))
+		if (ops->unlock(sh))
 			return 2;
 	}
 	return 0;
 }
 
-TEST(mutex_contention_4_workers_exact_count)
+/* NR_WORKERS workers count under @ops at once: no increment may be lost. */
+static void count_with_workers(struct __test_metadata *_metadata,
+			       struct region *reg, struct counter_lock *ops)
 {
 	struct worker w[NR_WORKERS];
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = reg->mem;
 	int i;
 
-	ASSERT_NE(NULL, sh);
-	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	sh->iterations = contention_iterations();
 	for (i = 0; i < NR_WORKERS; i++)
-		ASSERT_EQ(0, worker_start(&w[i], &reg, count_under_mutex,
-					  NULL, false));
+		ASSERT_EQ(0, worker_start(&w[i], reg, count_under_lock, ops,
+					  false));
 	for (i = 0; i < NR_WORKERS; i++)
 		EXPECT_EQ(0, worker_join(&w[i]));
 	EXPECT_EQ((uint64_t)NR_WORKERS * sh->iterations, sh->counter);
-	region_destroy(&reg);
+}
+
+TEST_F(shared, mutex_contention_4_workers_exact_count)
+{
+	struct shared *sh = self->sh;
+
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	count_with_workers(_metadata, &self->reg, &mutex_lock_ops);
 }
 
 static int lock_and_hang(void *mem, void *arg)
@@ -270,18 +297,24 @@ static int lock_and_hang(void *mem, void *arg)
 		pause();
 }
 
-TEST(mutex_holder_killed_next_locker_gets_eownerdead)
+/* A worker process locks sh->mutex and is killed while it holds it. */
+static void kill_mutex_holder(struct __test_metadata *_metadata,
+			      struct region *reg)
 {
 	struct worker w;
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
 
-	ASSERT_NE(NULL, sh);
-	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
-	ASSERT_EQ(0, worker_start(&w, &reg, lock_and_hang, NULL, true));
-	wait_flag(sh, 1);
+	ASSERT_EQ(0, worker_start(&w, reg, lock_and_hang, NULL, true));
+	wait_flag(reg->mem, 1);
 	ASSERT_EQ(0, kill(w.pid, SIGKILL));
 	EXPECT_EQ(128 + SIGKILL, worker_join(&w));
+}
+
+TEST_F(shared, mutex_holder_killed_next_locker_gets_eownerdead)
+{
+	struct shared *sh = self->sh;
+
+	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
+	kill_mutex_holder(_metadata, &self->reg);
 
 	ASSERT_EQ(-EOWNERDEAD, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(12345, sh->counter);
@@ -290,7 +323,6 @@ TEST(mutex_holder_killed_next_locker_gets_eownerdead)
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
 static int lock_expect_ownerdead(void *mem, void *arg)
@@ -308,17 +340,16 @@ static int lock_expect_ownerdead(void *mem, void *arg)
 	return shmdev_mutex_unlock(&sh->mutex) ? 3 : 0;
 }
 
-TEST(mutex_holder_killed_blocked_waiter_gets_eownerdead)
+TEST_F(shared, mutex_holder_killed_blocked_waiter_gets_eownerdead)
 {
 	struct worker holder, waiter;
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
-	ASSERT_EQ(0, worker_start(&holder, &reg, lock_and_hang, NULL, true));
+	ASSERT_EQ(0, worker_start(&holder, &self->reg, lock_and_hang, NULL,
+				  true));
 	wait_flag(sh, 1);
-	ASSERT_EQ(0, worker_start(&waiter, &reg, lock_expect_ownerdead,
+	ASSERT_EQ(0, worker_start(&waiter, &self->reg, lock_expect_ownerdead,
 				  NULL, true));
 	wait_flag(sh, 2);
 	usleep(50000);			/* let it block in the kernel */
@@ -327,21 +358,14 @@ TEST(mutex_holder_killed_blocked_waiter_gets_eownerdead)
 	EXPECT_EQ(0, worker_join(&waiter));
 	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
-TEST(mutex_not_made_consistent_becomes_notrecoverable)
+TEST_F(shared, mutex_not_made_consistent_becomes_notrecoverable)
 {
-	struct worker w;
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
-	ASSERT_EQ(0, worker_start(&w, &reg, lock_and_hang, NULL, true));
-	wait_flag(sh, 1);
-	ASSERT_EQ(0, kill(w.pid, SIGKILL));
-	worker_join(&w);
+	kill_mutex_holder(_metadata, &self->reg);
 	ASSERT_EQ(-EOWNERDEAD, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
 	EXPECT_EQ(-ENOTRECOVERABLE, shmdev_mutex_lock(&sh->mutex));
@@ -351,7 +375,6 @@ TEST(mutex_not_made_consistent_becomes_notrecoverable)
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	EXPECT_EQ(0, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
 TEST(cond_init_rejects_flags_and_null)
@@ -366,28 +389,23 @@ TEST(cond_init_rejects_flags_and_null)
 	EXPECT_EQ(-EINVAL, shmdev_cond_destroy(&c));
 }
 
-TEST(cond_wait_without_holding_mutex_returns_eperm)
+TEST_F(shared, cond_wait_without_holding_mutex_returns_eperm)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
 	if (!TSAN_BUILD)
 		EXPECT_EQ(-EPERM, shmdev_cond_wait(&sh->cond, &sh->mutex));
 	EXPECT_EQ(-EINVAL, shmdev_cond_wait(&sh->cond, NULL));
-	region_destroy(&reg);
 }
 
-TEST(cond_timedwait_times_out_with_mutex_held)
+TEST_F(shared, cond_timedwait_times_out_with_mutex_held)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	struct timespec ts;
 	int64_t t0;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
 	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
@@ -399,7 +417,6 @@ TEST(cond_timedwait_times_out_with_mutex_held)
 	/* Still held by us. */
 	EXPECT_EQ(-EDEADLK, shmdev_mutex_lock(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
-	region_destroy(&reg);
 }
 
 /* Plays the turns arg (0 or 1) of a ping-pong of sh->iterations rounds. */
@@ -425,24 +442,21 @@ static int ping_pong(void *mem, void *arg)
 	return 0;
 }
 
-TEST(cond_ping_pong_between_two_workers)
+TEST_F(shared, cond_ping_pong_between_two_workers)
 {
 	struct worker w[2];
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	int i;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
 	sh->iterations = 20000;
 	for (i = 0; i < 2; i++)
-		ASSERT_EQ(0, worker_start(&w[i], &reg, ping_pong,
+		ASSERT_EQ(0, worker_start(&w[i], &self->reg, ping_pong,
 					  (void *)(intptr_t)i, false));
 	for (i = 0; i < 2; i++)
 		EXPECT_EQ(0, worker_join(&w[i]));
 	EXPECT_EQ(2 * 20000, sh->counter);
-	region_destroy(&reg);
 }
 
 static int wait_for_go(void *mem, void *arg)
@@ -460,18 +474,16 @@ static int wait_for_go(void *mem, void *arg)
 	return shmdev_mutex_unlock(&sh->mutex) ? 3 : 0;
 }
 
-TEST(cond_broadcast_wakes_every_waiter)
+TEST_F(shared, cond_broadcast_wakes_every_waiter)
 {
 	struct worker w[NR_WORKERS];
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	int i, waiting;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
 	for (i = 0; i < NR_WORKERS; i++)
-		ASSERT_EQ(0, worker_start(&w[i], &reg, wait_for_go, NULL,
+		ASSERT_EQ(0, worker_start(&w[i], &self->reg, wait_for_go, NULL,
 					  false));
 	do {
 		usleep(1000);
@@ -486,7 +498,6 @@ TEST(cond_broadcast_wakes_every_waiter)
 	for (i = 0; i < NR_WORKERS; i++)
 		EXPECT_EQ(0, worker_join(&w[i]));
 	EXPECT_EQ(NR_WORKERS, sh->counter);
-	region_destroy(&reg);
 }
 
 static int signal_then_die(void *mem, void *arg)
@@ -504,18 +515,16 @@ static int signal_then_die(void *mem, void *arg)
 	return 3;
 }
 
-TEST(cond_wait_returns_eownerdead_when_mutex_holder_died)
+TEST_F(shared, cond_wait_returns_eownerdead_when_mutex_holder_died)
 {
 	struct worker w;
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	struct timespec ts;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_mutex_init(&sh->mutex, 0));
 	ASSERT_EQ(0, shmdev_cond_init(&sh->cond, 0));
 	ASSERT_EQ(0, shmdev_mutex_lock(&sh->mutex));
-	ASSERT_EQ(0, worker_start(&w, &reg, signal_then_die, NULL, true));
+	ASSERT_EQ(0, worker_start(&w, &self->reg, signal_then_die, NULL, true));
 	ts = deadline_ms(10000);
 	/* Can only come back once the worker died holding the mutex. */
 	EXPECT_EQ(-EOWNERDEAD, shmdev_cond_timedwait(&sh->cond, &sh->mutex,
@@ -524,7 +533,6 @@ TEST(cond_wait_returns_eownerdead_when_mutex_holder_died)
 	EXPECT_EQ(0, shmdev_mutex_consistent(&sh->mutex));
 	EXPECT_EQ(0, shmdev_mutex_unlock(&sh->mutex));
 	EXPECT_EQ(128 + SIGKILL, worker_join(&w));
-	region_destroy(&reg);
 }
 
 TEST(sem_init_rejects_bad_arguments)
@@ -542,13 +550,11 @@ TEST(sem_init_rejects_bad_arguments)
 	EXPECT_EQ(-EINVAL, shmdev_sem_destroy(&s));
 }
 
-TEST(sem_counts_posts_and_waits)
+TEST_F(shared, sem_counts_posts_and_waits)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	int i;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 2, 0));
 	EXPECT_EQ(2, shmdev_sem_getvalue(&sh->sem));
 	for (i = 0; i < 3; i++)
@@ -561,29 +567,23 @@ TEST(sem_counts_posts_and_waits)
 	EXPECT_EQ(0, shmdev_sem_getvalue(&sh->sem));
 	EXPECT_EQ(0, shmdev_sem_destroy(&sh->sem));
 	EXPECT_EQ(-EINVAL, shmdev_sem_post(&sh->sem));
-	region_destroy(&reg);
 }
 
-TEST(sem_post_at_max_returns_eoverflow)
+TEST_F(shared, sem_post_at_max_returns_eoverflow)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, SHMDEV_SEM_VALUE_MAX, 0));
 	EXPECT_EQ(-EOVERFLOW, shmdev_sem_post(&sh->sem));
 	EXPECT_EQ((int)SHMDEV_SEM_VALUE_MAX, shmdev_sem_getvalue(&sh->sem));
-	region_destroy(&reg);
 }
 
-TEST(sem_timedwait_times_out)
+TEST_F(shared, sem_timedwait_times_out)
 {
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	struct timespec ts;
 	int64_t t0;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 0, 0));
 	t0 = now_ns();
 	ts = deadline_ms(50);
@@ -591,7 +591,6 @@ TEST(sem_timedwait_times_out)
 	EXPECT_GE(now_ns() - t0, 50 * 1000000LL);
 	ts.tv_nsec = 2000000000;
 	EXPECT_EQ(-EINVAL, shmdev_sem_timedwait(&sh->sem, &ts));
-	region_destroy(&reg);
 }
 
 static void on_alarm(int sig)
@@ -599,19 +598,16 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-TEST(sem_wait_interrupted_by_signal_returns_eintr)
+TEST_F(shared, sem_wait_interrupted_by_signal_returns_eintr)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
 	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 0, 0));
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
 	EXPECT_EQ(-EINTR, shmdev_sem_wait(&sh->sem));
-	region_destroy(&reg);
 }
 
 /* Posts or takes sh->iterations units, as arg says. */
@@ -647,63 +643,33 @@ static int sem_consumer(void *mem, void *arg)
 	return 0;
 }
 
-TEST(sem_4_posters_4_waiters_balance_exactly)
+TEST_F(shared, sem_4_posters_4_waiters_balance_exactly)
 {
 	struct worker w[2 * NR_WORKERS];
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
+	struct shared *sh = self->sh;
 	int i;
 
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 0, 0));
 	sh->iterations = contention_iterations();
 	for (i = 0; i < NR_WORKERS; i++) {
-		ASSERT_EQ(0, worker_start(&w[2 * i], &reg, sem_consumer,
+		ASSERT_EQ(0, worker_start(&w[2 * i], &self->reg, sem_consumer,
 					  NULL, false));
-		ASSERT_EQ(0, worker_start(&w[2 * i + 1], &reg, sem_producer,
-					  NULL, false));
+		ASSERT_EQ(0, worker_start(&w[2 * i + 1], &self->reg,
+					  sem_producer, NULL, false));
 	}
 	for (i = 0; i < 2 * NR_WORKERS; i++)
 		EXPECT_EQ(0, worker_join(&w[i]));
 	EXPECT_EQ(0, shmdev_sem_getvalue(&sh->sem));
 	EXPECT_EQ(-EAGAIN, shmdev_sem_trywait(&sh->sem));
-	region_destroy(&reg);
 }
 
-static int count_under_sem(void *mem, void *arg)
+TEST_F(shared, sem_as_lock_4_workers_exact_count)
 {
-	struct shared *sh = mem;
-	long i;
+	struct shared *sh = self->sh;
 
-	(void)arg;
-	for (i = 0; i < sh->iterations; i++) {
-		if (shmdev_sem_wait(&sh->sem))
-			return 1;
-		sh->counter++;
-		if (shmdev_sem_post(&sh->sem))
-			return 2;
-	}
-	return 0;
-}
-
-TEST(sem_as_lock_4_workers_exact_count)
-{
-	struct worker w[NR_WORKERS];
-	struct region reg;
-	struct shared *sh = shared_create(&reg);
-	int i;
-
-	ASSERT_NE(NULL, sh);
 	ASSERT_EQ(0, shmdev_sem_init(&sh->sem, 1, 0));
-	sh->iterations = contention_iterations();
-	for (i = 0; i < NR_WORKERS; i++)
-		ASSERT_EQ(0, worker_start(&w[i], &reg, count_under_sem, NULL,
-					  false));
-	for (i = 0; i < NR_WORKERS; i++)
-		EXPECT_EQ(0, worker_join(&w[i]));
-	EXPECT_EQ((uint64_t)NR_WORKERS * sh->iterations, sh->counter);
+	count_with_workers(_metadata, &self->reg, &sem_lock_ops);
 	EXPECT_EQ(1, shmdev_sem_getvalue(&sh->sem));
-	region_destroy(&reg);
 }
 
 TEST_HARNESS_MAIN
