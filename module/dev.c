@@ -489,7 +489,7 @@ static long shmdev_ioc_attach(struct file *file,
 }
 
 /* Describes @seg as seen from the caller's user namespace. */
-static void shmdev_fill_info(const struct shmdev_seg *seg,
+static void shmdev_fill_info(struct shmdev_seg *seg,
 			     struct shmdev_info *info)
 {
 	struct user_namespace *ns = current_user_ns();
@@ -497,7 +497,12 @@ static void shmdev_fill_info(const struct shmdev_seg *seg,
 	lockdep_assert_held(&shmdev_lock);
 	memset(info, 0, sizeof(*info));
 	info->id = seg->id;
+	/* Size, pages and seals as no resize is halfway through them. */
+	mutex_lock(&seg->lock);
 	info->size = shmdev_seg_size(seg);
+	info->nr_pages = READ_ONCE(seg->inode->i_mapping->nrpages);
+	info->seals = seg->seals;
+	mutex_unlock(&seg->lock);
 	if (!seg->name[0])
 		info->flags |= SHMDEV_INFO_ANON;
 	else if (!seg->linked)
@@ -507,9 +512,7 @@ static void shmdev_fill_info(const struct shmdev_seg *seg,
 	info->gid = from_kgid_munged(ns, seg->gid);
 	info->nr_files = atomic_read(&seg->nr_files);
 	info->nr_maps = atomic_read(&seg->nr_maps);
-	info->nr_pages = READ_ONCE(seg->inode->i_mapping->nrpages);
 	strscpy(info->name, seg->name, sizeof(info->name));
-	info->seals = READ_ONCE(seg->seals);
 }
 
 static long shmdev_ioc_info(struct file *file, struct shmdev_info __user *uarg)

@@ -29,7 +29,8 @@ struct shmdev_scope;
  * @inode:	inode on the shmdev pseudo filesystem whose page cache holds
  *		the segment's pages, and whose i_size is the segment's size;
  *		constant
- * @lock:	serialises resizing, sealing and shared mappings' seal checks
+ * @lock:	serialises resizing, sealing, shared mappings' seal checks
+ *		and INFO's view of size and pages; nests inside shmdev_lock
  * @seals:	SHMDEV_SEAL_* bits; @lock, read locklessly
  * @id:		identifier, unique while the module is loaded; constant
  * @uid:	owner; shmdev_lock
