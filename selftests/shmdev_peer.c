@@ -7,6 +7,8 @@
  *   shmdev_peer check NAME SEED         verify the test pattern (read-only)
  *   shmdev_peer hold NAME               map it, touch every page, print
  *                                       "ready" and wait to be killed
+ *   shmdev_peer holdmap NAME            the same, but close the file
+ *                                       first: only the mapping is left
  *   shmdev_peer unlink NAME             remove the name
  *   shmdev_peer info NAME               print SHMDEV_IOC_INFO as key=value
  *
@@ -16,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +40,10 @@ static __noreturn void usage(void)
 		"       %s fill NAME SEED\n"
 		"       %s check NAME SEED\n"
 		"       %s hold NAME\n"
+		"       %s holdmap NAME\n"
 		"       %s unlink NAME\n"
 		"       %s info NAME\n",
-		prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog);
 	exit(EXIT_ERROR);
 }
 
@@ -144,7 +148,7 @@ static int cmd_check(char **argv)
 	return 0;
 }
 
-static int cmd_hold(char **argv)
+static int hold(char **argv, bool keep_fd)
 {
 	size_t size, off, page = sysconf(_SC_PAGESIZE);
 	const volatile uint8_t *p;
@@ -152,6 +156,8 @@ static int cmd_hold(char **argv)
 
 	fd = attach(argv[0], SHMDEV_ATTACH_RDONLY, &size);
 	p = map(fd, size, PROT_READ);
+	if (!keep_fd)
+		close(fd);
 	for (off = 0; off < size; off += page)
 		(void)p[off];
 	printf("ready\n");
@@ -159,6 +165,16 @@ static int cmd_hold(char **argv)
 	for (;;)
 		pause();
 	return 0;
+}
+
+static int cmd_hold(char **argv)
+{
+	return hold(argv, true);
+}
+
+static int cmd_holdmap(char **argv)
+{
+	return hold(argv, false);
 }
 
 static int cmd_unlink(char **argv)
@@ -205,6 +221,7 @@ static const struct {
 	{ "fill",	2,	cmd_fill },
 	{ "check",	2,	cmd_check },
 	{ "hold",	1,	cmd_hold },
+	{ "holdmap",	1,	cmd_holdmap },
 	{ "unlink",	1,	cmd_unlink },
 	{ "info",	1,	cmd_info },
 };

@@ -49,9 +49,6 @@
 #include "shmdev_test_util.h"
 
 #define OVERFLOW_ID		65534	/* kernel.overflowuid default */
-#define RACE_SECS_DEFAULT	3
-#define RACE_SECS_MAX		60
-#define RACE_TIMEOUT		(2 * RACE_SECS_MAX + 30)
 #define LIST_BULK		300	/* segments of the paging tests */
 #define LEAK_SEGMENTS		16	/* may reuse the freed pages */
 #define CGROUP2_MAGIC		0x63677270
@@ -59,66 +56,15 @@
 /* Exit status of a child that found user namespaces unavailable. */
 #define CHILD_SKIP		KSFT_SKIP
 
-/*
- * SIGBUS/SIGSEGV probes: probe() touches one byte and reports the signal
- * the access raised instead of dying of it. Per thread, so that the race
- * tests can probe from several threads at once.
- */
-static __thread sigjmp_buf probe_env;
-static __thread volatile sig_atomic_t probe_armed;
-
-static void probe_handler(int sig)
-{
-	if (probe_armed) {
-		probe_armed = 0;
-		siglongjmp(probe_env, sig);
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void probe_init(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = probe_handler;
-	sa.sa_flags = SA_NODEFER;
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-}
-
-/*
- * Reads the byte at @addr into *@val (if given), or writes @wval there if
- * @write. Returns 0, or the signal (SIGBUS, SIGSEGV) the access raised.
- */
-static int probe(volatile uint8_t *addr, bool write, uint8_t wval,
-		 uint8_t *val)
-{
-	int sig;
-
-	probe_armed = 1;
-	sig = sigsetjmp(probe_env, 1);
-	if (sig)
-		return sig;
-	if (write)
-		*addr = wval;
-	else if (val)
-		*val = *addr;
-	else
-		(void)*addr;
-	probe_armed = 0;
-	return 0;
-}
-
+/* SIGBUS/SIGSEGV probes (st_probe()): 0 or the signal the access raised. */
 static int probe_read(volatile uint8_t *addr)
 {
-	return probe(addr, false, 0, NULL);
+	return st_probe(addr, false, 0, NULL);
 }
 
 static int probe_write(volatile uint8_t *addr, uint8_t val)
 {
-	return probe(addr, true, val, NULL);
+	return st_probe(addr, true, val, NULL);
 }
 
 /* Exit status of a child, as touch_in_child() returns it: the signal. */
@@ -140,37 +86,6 @@ static uint64_t seg_size(int fd)
 	struct shmdev_info info;
 
 	return st_info(fd, &info) ? 0 : info.size;
-}
-
-/* Seconds each race test runs: SHMDEV_RACE_SECS, or the default. */
-static unsigned int race_secs(void)
-{
-	const char *env = getenv("SHMDEV_RACE_SECS");
-	long secs = env ? strtol(env, NULL, 10) : RACE_SECS_DEFAULT;
-
-	if (secs < 1)
-		return 1;
-	return secs > RACE_SECS_MAX ? RACE_SECS_MAX : secs;
-}
-
-static double now_secs(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A small xorshift generator, one state per thread. */
-static uint32_t rnd(uint32_t *state)
-{
-	uint32_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*state = x ? x : 0x9e3779b9;
-	return *state;
 }
 
 /*
@@ -375,7 +290,7 @@ static int mprotect_write_child(void *data)
 {
 	uint8_t *r = data;
 
-	probe_init();
+	st_probe_init();
 	CHILD_CHECK(mprotect(r, page_size, PROT_READ | PROT_WRITE) == -1);
 	CHILD_CHECK_EQ(EACCES, errno);
 	CHILD_CHECK_EQ(SIGSEGV, probe_write(r, 0x77));
@@ -462,7 +377,7 @@ static int passed_fd_child(void *data)
 	uint8_t *p;
 	int fd;
 
-	probe_init();
+	st_probe_init();
 	fd = recv_fd(a->sock);
 	CHILD_CHECK(fd >= 0);
 	CHILD_CHECK_EQ(0, st_info(fd, &info));
@@ -668,7 +583,7 @@ TEST_F(shmdev, resize_shrink_sigbus_in_own_mapping)
 	uint8_t *p;
 	int i;
 
-	probe_init();
+	st_probe_init();
 	p = create_and_map(_metadata, self, "", len);
 	st_fill(p, len, SEED_A);
 	ASSERT_EQ(0, st_resize(self->fd, 3 * page_size));
@@ -700,7 +615,7 @@ static int shrink_peer_child(void *data)
 	uint8_t *p;
 	int fd;
 
-	probe_init();
+	st_probe_init();
 	fd = st_open();
 	CHILD_CHECK(fd >= 0);
 	CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
@@ -1328,11 +1243,8 @@ TEST_F(shmdev, setperm_owner_mode_change_applies_to_new_attaches)
 {
 	const char *name = new_name(self);
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	EXPECT_EQ(0, run_child(cr, owner_chmod_child, (void *)name));
 }
 
@@ -1363,11 +1275,8 @@ TEST_F(shmdev, setperm_bound_files_keep_their_access)
 {
 	const char *name = new_name(self);
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	EXPECT_EQ(0, run_child(cr, bound_file_keeps_access_child,
 			       (void *)name));
 }
@@ -2055,11 +1964,8 @@ TEST_F(shmdev, child_userns_in_same_ipcns_sees_names)
 {
 	struct ns_arg a = { 0 };
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	create_public(_metadata, self, &a);
 	RUN_NS_CHILD(cr, same_ipcns_child, &a);
 }
@@ -2123,11 +2029,8 @@ TEST_F(shmdev, child_userns_caps_do_not_override_own_mode_bits)
 {
 	struct ns_arg a = { .name = new_name(self) };
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	RUN_NS_CHILD(cr, userns_own_mode_child, &a);
 }
 
@@ -2169,11 +2072,8 @@ TEST_F(shmdev, userns_info_reports_owner_as_seen_from_userns)
 {
 	struct userns_ids_arg a = { .own = new_name(self) };
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	if (cr) {
 		a.foreign = new_name(self);
 		ASSERT_EQ(0, st_create(self->fd, a.foreign, page_size, 0644,
@@ -2332,11 +2232,8 @@ TEST_F(shmdev, limit_params_not_writable_by_unprivileged_user)
 {
 	uint64_t before, after;
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	ASSERT_EQ(0, read_param("max_segments", &before));
 	EXPECT_EQ(0, run_child(cr, write_params_child, NULL));
 	ASSERT_EQ(0, read_param("max_segments", &after));
@@ -2566,11 +2463,13 @@ TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
 	EXPECT_GE((uint64_t)max / page_size, seg_peak);
 	EXPECT_LT(0U, seg_peak);
 	/*
-	 * ...and the group stayed at its limit, but for what the kernel
-	 * charges past memory.max for atomic allocations of its own, such
-	 * as the siginfo of the SIGBUS (a page of slab at most, in practice).
+	 * ...and the group stayed near its limit. The kernel charges its own
+	 * atomic allocations past memory.max (the siginfo of the SIGBUS, for
+	 * one), and its per-CPU charge batches are 64 pages: seen here up to
+	 * 64 pages over, so allow 1 MiB. The segment's own pages are bounded
+	 * exactly, above.
 	 */
-	EXPECT_GE(max + 4 * (long long)page_size, peak);
+	EXPECT_GE(max + (1 << 20), peak);
 	EXPECT_LT(0, peak);
 	EXPECT_LT(0, max_events);
 	EXPECT_EQ(0, oom_kill);
@@ -2737,18 +2636,6 @@ struct race {
 	char what[160];			/* the first error */
 };
 
-static void __attribute__((format(printf, 2, 3)))
-race_error(struct race *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (__atomic_fetch_add(&r->errors, 1, __ATOMIC_SEQ_CST))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(r->what, sizeof(r->what), fmt, ap);
-	va_end(ap);
-}
-
 static void race_op(struct race *r)
 {
 	__atomic_fetch_add(&r->ops, 1, __ATOMIC_RELAXED);
@@ -2769,16 +2656,16 @@ static void run_race(struct __test_metadata *_metadata, struct race *r,
 		     void *(*const fns[])(void *), int nr)
 {
 	pthread_t threads[RACE_THREADS];
-	double end = now_secs() + race_secs();
+	double end = st_now_secs() + race_secs();
 	int i, started = 0;
 
-	probe_init();
+	st_probe_init();
 	for (i = 0; i < nr && i < RACE_THREADS; i++) {
 		if (pthread_create(&threads[i], NULL, fns[i], r))
 			break;
 		started++;
 	}
-	while (started == nr && now_secs() < end && !r->errors)
+	while (started == nr && st_now_secs() < end && !r->errors)
 		usleep(10000);
 	r->stop = true;
 	for (i = 0; i < started; i++)
@@ -2836,7 +2723,7 @@ static void *map_touch_thread(void *data)
 		for (i = 0; i < 16; i++) {
 			off = rnd(&seed) % len;
 			if (off < r->min) {
-				sig = probe(p + off, false, 0, &val);
+				sig = st_probe(p + off, false, 0, &val);
 				if (sig)
 					race_error(r, "signal %d at %zu", sig,
 						   off);
@@ -2993,25 +2880,25 @@ static void *writable_map_thread(void *data)
  */
 TEST_F_TIMEOUT(shmdev, race_seal_write_vs_writable_mmap, RACE_TIMEOUT)
 {
-	double end = now_secs() + race_secs();
+	double end = st_now_secs() + race_secs();
 	uint8_t snap[2], *ro, *p;
 	int rounds = 0, sealed = 0, ret, fd;
 	long maps = 0;
 	struct race r;
 	pthread_t t;
 
-	while (now_secs() < end) {
+	while (st_now_secs() < end) {
 		memset(&r, 0, sizeof(r));
 		fd = create_on_new_fd(_metadata, "", page_size, 0600);
 		r.fd = fd;
 		ASSERT_EQ(0, pthread_create(&t, NULL, writable_map_thread, &r));
 		/* Let it get going: a few mappings, more each round. */
 		while (__atomic_load_n(&r.ops, __ATOMIC_RELAXED) <
-		       1 + rounds % 8 && now_secs() < end + 5)
+		       1 + rounds % 8 && st_now_secs() < end + 5)
 			sched_yield();
 		do {
 			ret = st_add_seals(fd, SHMDEV_SEAL_WRITE);
-		} while (ret == -EBUSY && now_secs() < end + 5);
+		} while (ret == -EBUSY && st_now_secs() < end + 5);
 		EXPECT_EQ(0, ret);
 		if (!ret) {
 			sealed++;
@@ -3066,13 +2953,13 @@ static void *resize_vs_seal_thread(void *data)
 
 TEST_F_TIMEOUT(shmdev, race_seal_shrink_grow_vs_resize, RACE_TIMEOUT)
 {
-	double end = now_secs() + race_secs();
+	double end = st_now_secs() + race_secs();
 	int rounds = 0, fd, i;
 	uint64_t size;
 	struct race r;
 	pthread_t t;
 
-	while (now_secs() < end) {
+	while (st_now_secs() < end) {
 		memset(&r, 0, sizeof(r));
 		r.max = 16 * page_size;
 		r.seal = rounds & 1 ? SHMDEV_SEAL_GROW : SHMDEV_SEAL_SHRINK;
@@ -3250,8 +3137,8 @@ static int mixed_child(void *data)
 	size_t len;
 	int fd, ret, i;
 
-	probe_init();
-	while (now_secs() < a->end) {
+	st_probe_init();
+	while (st_now_secs() < a->end) {
 		if (a->role == MIX_RECREATE) {
 			fd = st_open();
 			CHILD_CHECK(fd >= 0);
@@ -3314,7 +3201,7 @@ TEST_F_TIMEOUT(shmdev, race_processes_resize_seal_map_unlink_recreate,
 	for (i = 0; i < MIX_ROLES; i++) {
 		args[i].name = name;
 		args[i].role = i;
-		args[i].end = now_secs() + race_secs();
+		args[i].end = st_now_secs() + race_secs();
 		pids[i] = spawn_child(NULL, mixed_child, &args[i]);
 	}
 	for (i = 0; i < MIX_ROLES; i++)

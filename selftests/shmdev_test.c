@@ -68,43 +68,30 @@ static long long info_value(const char *text, const char *key)
  */
 static pid_t start_holder(const char *name)
 {
-	char path[PATH_MAX], buf[64];
-	struct pollfd pfd;
-	int pipefd[2];
+	char *argv[] = { PEER_PROG, "hold", (char *)name, NULL };
+	struct pollfd pfd = { .events = POLLIN };
 	size_t used = 0;
+	char buf[64];
 	pid_t pid;
 
-	if (peer_path(path, sizeof(path)) || pipe2(pipefd, O_CLOEXEC))
+	pid = spawn_peer(argv, &pfd.fd);
+	if (pid < 0)
 		return -1;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		execl(path, PEER_PROG, "hold", name, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	pfd.fd = pipefd[0];
-	pfd.events = POLLIN;
-	while (pid > 0 && used < sizeof(buf) - 1 &&
-	       poll(&pfd, 1, 20000) == 1) {
-		ssize_t n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used);
+	while (used < sizeof(buf) - 1 && poll(&pfd, 1, 20000) == 1) {
+		ssize_t n = read(pfd.fd, buf + used, sizeof(buf) - 1 - used);
 
 		if (n <= 0)
 			break;
 		used += n;
 		buf[used] = '\0';
 		if (strstr(buf, "ready\n")) {
-			close(pipefd[0]);
+			close(pfd.fd);
 			return pid;
 		}
 	}
-	close(pipefd[0]);
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	close(pfd.fd);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 	return -1;
 }
 
@@ -377,24 +364,27 @@ TEST_F(shmdev, create_name_unterminated_enametoolong)
 	check_create_left_no_trace(_metadata, self, truncated, pages);
 }
 
-TEST_F(shmdev, create_name_with_slash_einval)
+/* CREATE of "st-<pid>" and @suffix fails with EINVAL and leaves no trace. */
+static void check_create_bad_name(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(shmdev) *self,
+				  const char *suffix)
 {
 	uint64_t pages = module_pages();
 	char name[SHMDEV_NAME_MAX];
 
-	snprintf(name, sizeof(name), "st-%d/slash", getpid());
+	snprintf(name, sizeof(name), "st-%d%s", getpid(), suffix);
 	EXPECT_EQ(-EINVAL, st_create(self->fd, name, page_size, 0600, NULL));
 	check_create_left_no_trace(_metadata, self, NULL, pages);
 }
 
+TEST_F(shmdev, create_name_with_slash_einval)
+{
+	check_create_bad_name(_metadata, self, "/slash");
+}
+
 TEST_F(shmdev, create_name_with_control_char_einval)
 {
-	uint64_t pages = module_pages();
-	char name[SHMDEV_NAME_MAX];
-
-	snprintf(name, sizeof(name), "st-%d\nnewline", getpid());
-	EXPECT_EQ(-EINVAL, st_create(self->fd, name, page_size, 0600, NULL));
-	check_create_left_no_trace(_metadata, self, NULL, pages);
+	check_create_bad_name(_metadata, self, "\nnewline");
 }
 
 TEST_F(shmdev, create_bad_pointer_efault)
@@ -1349,18 +1339,45 @@ TEST_F(shmdev, anonymous_segment_freed_after_last_user)
 	EXPECT_EQ(pages, settle_pages(pages));
 }
 
+/*
+ * Creates @name on self->fd with @len bytes of the pattern for @seed and
+ * closes self->fd, so that only the name holds the segment.
+ */
+static void create_filled_and_close(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(shmdev) *self,
+				    const char *name, size_t len, uint8_t seed)
+{
+	uint8_t *p;
+
+	p = create_and_map(_metadata, self, name, len);
+	st_fill(p, len, seed);
+	munmap(p, len);
+	close(self->fd);
+	self->fd = -1;
+}
+
+/* The segment bound to @fd still has its @len bytes of @seed's pattern. */
+static void check_data_kept(struct __test_metadata *_metadata, int fd,
+			    size_t len, uint8_t seed)
+{
+	struct shmdev_info info;
+	uint8_t *p;
+
+	ASSERT_EQ(0, st_info(fd, &info));
+	EXPECT_EQ(len / page_size, info.nr_pages);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(len, st_mismatch(p, len, seed));
+	munmap(p, len);
+}
+
 TEST_F(shmdev, named_segment_pages_kept_until_unlink)
 {
 	const char *name = new_name(self);
 	size_t len = 8 * page_size;
 	uint64_t pages = module_pages();
-	uint8_t *p;
 
-	p = create_and_map(_metadata, self, name, len);
-	st_fill(p, len, SEED_A);
-	munmap(p, len);
-	close(self->fd);
-	self->fd = -1;
+	create_filled_and_close(_metadata, self, name, len, SEED_A);
 	EXPECT_EQ(pages + 8, module_pages());
 
 	self->fd = st_open();
@@ -1375,13 +1392,8 @@ TEST_F(shmdev, unlinked_segment_freed_after_last_holder)
 	size_t len = 8 * page_size;
 	uint64_t pages = module_pages();
 	pid_t holder;
-	uint8_t *p;
 
-	p = create_and_map(_metadata, self, name, len);
-	st_fill(p, len, SEED_A);
-	munmap(p, len);
-	close(self->fd);
-	self->fd = -1;
+	create_filled_and_close(_metadata, self, name, len, SEED_A);
 
 	holder = start_holder(name);
 	ASSERT_LT(0, holder) TH_LOG("cannot start " PEER_PROG " hold");
@@ -1400,18 +1412,12 @@ TEST_F(shmdev, data_survives_drop_caches)
 {
 	const char *name = new_name(self);
 	size_t len = 32 * page_size;
-	struct shmdev_info info;
 	uint64_t pages;
-	uint8_t *p;
 	int fd;
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root to write " DROP_CACHES);
-	p = create_and_map(_metadata, self, name, len);
-	st_fill(p, len, SEED_B);
-	munmap(p, len);
-	close(self->fd);
-	self->fd = -1;
+	create_filled_and_close(_metadata, self, name, len, SEED_B);
 	pages = module_pages();
 
 	fd = open(DROP_CACHES, O_WRONLY | O_CLOEXEC);
@@ -1423,12 +1429,7 @@ TEST_F(shmdev, data_survives_drop_caches)
 	EXPECT_EQ(pages, module_pages());
 
 	self->fd = attach_on_new_fd(_metadata, name, SHMDEV_ATTACH_RDONLY);
-	ASSERT_EQ(0, st_info(self->fd, &info));
-	EXPECT_EQ(32U, info.nr_pages);
-	p = mmap(NULL, len, PROT_READ, MAP_SHARED, self->fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(len, st_mismatch(p, len, SEED_B));
-	munmap(p, len);
+	check_data_kept(_metadata, self->fd, len, SEED_B);
 }
 
 /*
@@ -1439,7 +1440,6 @@ TEST_F(shmdev, data_survives_madvise_pageout)
 {
 	const char *name = new_name(self);
 	size_t len = 32 * page_size;
-	struct shmdev_info info;
 	uint64_t pages;
 	uint8_t *p;
 	int ret;
@@ -1453,13 +1453,7 @@ TEST_F(shmdev, data_survives_madvise_pageout)
 	EXPECT_EQ(0, ret);
 	munmap(p, len);
 	EXPECT_EQ(pages, module_pages());
-
-	ASSERT_EQ(0, st_info(self->fd, &info));
-	EXPECT_EQ(32U, info.nr_pages);
-	p = mmap(NULL, len, PROT_READ, MAP_SHARED, self->fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(len, st_mismatch(p, len, SEED_C));
-	munmap(p, len);
+	check_data_kept(_metadata, self->fd, len, SEED_C);
 }
 
 /* Read-only attach */
@@ -1633,11 +1627,8 @@ TEST_F(shmdev, attach_owner_without_write_bit_eacces)
 	struct create_arg c = { .name = new_name(self), .mode = 0400 };
 	struct attach_expect e = { .name = c.name, .ro = 0, .rw = -EACCES };
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	ASSERT_EQ(0, run_child(cr, create_child, &c));
 	EXPECT_EQ(0, run_child(cr, attach_expect_child, &e));
 }
@@ -1649,11 +1640,8 @@ TEST_F(shmdev, attach_owner_without_read_bit_eacces)
 		.name = c.name, .ro = -EACCES, .rw = -EACCES,
 	};
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	ASSERT_EQ(0, run_child(cr, create_child, &c));
 	EXPECT_EQ(0, run_child(cr, attach_expect_child, &e));
 }
@@ -1773,11 +1761,8 @@ TEST_F(shmdev, unlink_by_owner_succeeds)
 	struct create_arg c = { .name = new_name(self), .mode = 0600 };
 	struct unlink_expect e = { .name = c.name, .ret = 0 };
 	const struct creds *cr;
-	const char *reason;
 
-	reason = unprivileged_creds(&cr);
-	if (reason)
-		SKIP(return, "%s", reason);
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
 	ASSERT_EQ(0, run_child(cr, create_child, &c));
 	EXPECT_EQ(0, run_child(cr, unlink_child, &e));
 	EXPECT_EQ(-ENOENT, st_attach(self->fd, c.name, SHMDEV_ATTACH_RDONLY,

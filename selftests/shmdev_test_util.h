@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the kselftest-harness programs (shmdev_test and
- * shmdev_security_test): the users tests switch to, checks in forked
- * children, module parameters and page counts, shmdev_peer, and the common
- * fixture with the names, descriptors and parameters its teardown cleans up.
+ * Helpers shared by the kselftest-harness programs (shmdev_test,
+ * shmdev_security_test and shmdev_race_test): the users tests switch to,
+ * checks in forked children, page counts, race lengths, shmdev_peer, and
+ * the common fixture with the names, descriptors and parameters its
+ * teardown cleans up. Module parameters, probes and the clock are in
+ * shmdev_util.h, which the helpers without the harness share too.
  *
  * Include it (with _GNU_SOURCE defined) in place of kselftest_harness.h.
  * Everything here is static inline so that a program that does not use a
@@ -32,12 +34,16 @@
 #include "shmdev_util.h"
 #include "kselftest_harness.h"
 
-#define PARAM_DIR		"/sys/module/shmdev/parameters"
 #define PEER_PROG		"shmdev_peer"
 
 #define MAX_NAMES		8	/* names one test may create */
 #define MAX_PARAMS		4	/* parameters one test may change */
 #define SETTLE_TRIES		300	/* times 10 ms */
+
+/* Race tests run for race_secs() seconds each. */
+#define RACE_SECS_DEFAULT	3
+#define RACE_SECS_MAX		60
+#define RACE_TIMEOUT		(2 * RACE_SECS_MAX + 30)
 
 /* Pattern seeds, also passed as text to shmdev_peer. */
 #define SEED_A			0x3c
@@ -103,43 +109,50 @@ static inline bool all_zero(const void *buf, size_t len)
 	return true;
 }
 
+/* Seconds each race test runs: SHMDEV_RACE_SECS, or the default. */
+static inline unsigned int race_secs(void)
+{
+	const char *env = getenv("SHMDEV_RACE_SECS");
+	long secs = env ? strtol(env, NULL, 10) : RACE_SECS_DEFAULT;
+
+	if (secs < 1)
+		return 1;
+	return secs > RACE_SECS_MAX ? RACE_SECS_MAX : secs;
+}
+
+/* A small xorshift generator, one state per thread. */
+static inline uint32_t rnd(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*state = x ? x : 0x9e3779b9;
+	return *state;
+}
+
+/* Counts an error of a race in *@errors; the first one goes in @what. */
+static inline void __attribute__((format(printf, 4, 5)))
+record_race_error(int *errors, char *what, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (__atomic_fetch_add(errors, 1, __ATOMIC_SEQ_CST))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, len, fmt, ap);
+	va_end(ap);
+}
+
+/* The same for a race state @r with fields int errors and char what[]. */
+#define race_error(r, ...)						\
+	record_race_error(&(r)->errors, (r)->what, sizeof((r)->what),	\
+			  __VA_ARGS__)
+
 static inline size_t pages_of(uint64_t size)
 {
 	return (size + page_size - 1) / page_size * page_size;
-}
-
-/* Reads module parameter @param into *@val (0 if it fails); 0 or -errno. */
-static inline int read_param(const char *param, uint64_t *val)
-{
-	char path[128], buf[64], *end;
-	ssize_t n;
-	int fd;
-
-	*val = 0;
-	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n <= 0)
-		return n ? n : -ENODATA;
-	buf[n] = '\0';
-	errno = 0;
-	*val = strtoull(buf, &end, 0);
-	if (errno || end == buf || (*end && *end != '\n'))
-		return -EINVAL;
-	return 0;
-}
-
-/* Pages the module holds in all segments (the setup checked it reads). */
-static inline uint64_t module_pages(void)
-{
-	uint64_t val;
-
-	return read_param("nr_pages", &val) ? UINT64_MAX : val;
 }
 
 /*
@@ -187,6 +200,17 @@ static inline const char *unprivileged_creds(const struct creds **cr)
 	*cr = &user_a;
 	return no_other_users();
 }
+
+/*
+ * In a test: points @cr at the credentials of a child that must run
+ * without capabilities (see unprivileged_creds()), or skips the test.
+ */
+#define UNPRIVILEGED_CREDS_OR_SKIP(cr) do {				\
+	const char *__reason = unprivileged_creds(&(cr));		\
+									\
+	if (__reason)							\
+		SKIP(return, "%s", __reason);				\
+} while (0)
 
 /* Forks a child that takes @cr (if given) and exits with fn(arg). */
 static inline pid_t spawn_child(const struct creds *cr, int (*fn)(void *),
@@ -271,29 +295,17 @@ static inline int peer_path(char *buf, size_t len)
 }
 
 /*
- * Runs shmdev_peer with the NULL-terminated arguments and collects its
- * standard output in @out (if given). Returns its exit status, or -1 if it
- * could not run or did not exit normally.
+ * Starts shmdev_peer with @argv (argv[0] is PEER_PROG) and its standard
+ * output on a pipe, whose read end it puts in *@out. Returns its pid, or
+ * -1 with nothing left open.
  */
-static inline int __attribute__((sentinel))
-run_peer(char *out, size_t outlen, ...)
+static inline pid_t spawn_peer(char *const argv[], int *out)
 {
-	char path[PATH_MAX], sink[256], *argv[8];
-	int pipefd[2], argc = 0, status;
-	size_t used = 0;
-	va_list ap;
+	char path[PATH_MAX];
+	int pipefd[2];
 	pid_t pid;
 
-	if (peer_path(path, sizeof(path)))
-		return -1;
-	argv[argc++] = PEER_PROG;
-	va_start(ap, outlen);
-	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-
-	if (pipe2(pipefd, O_CLOEXEC))
+	if (peer_path(path, sizeof(path)) || pipe2(pipefd, O_CLOEXEC))
 		return -1;
 	fflush(stdout);
 	fflush(stderr);
@@ -304,11 +316,43 @@ run_peer(char *out, size_t outlen, ...)
 		_exit(127);
 	}
 	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		return -1;
+	}
+	*out = pipefd[0];
+	return pid;
+}
+
+/*
+ * Runs shmdev_peer with the NULL-terminated arguments and collects its
+ * standard output in @out (if given). Returns its exit status, or -1 if it
+ * could not run or did not exit normally.
+ */
+static inline int __attribute__((sentinel))
+run_peer(char *out, size_t outlen, ...)
+{
+	char sink[256], *argv[8];
+	int fd, argc = 0, status;
+	size_t used = 0;
+	va_list ap;
+	pid_t pid;
+
+	argv[argc++] = PEER_PROG;
+	va_start(ap, outlen);
+	while (argc < 7 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	pid = spawn_peer(argv, &fd);
+	if (pid < 0)
+		return -1;
 	for (;;) {
 		bool keep = out && used + 1 < outlen;
 		char *dst = keep ? out + used : sink;
 		size_t room = keep ? outlen - used - 1 : sizeof(sink);
-		ssize_t n = read(pipefd[0], dst, room);
+		ssize_t n = read(fd, dst, room);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -317,38 +361,12 @@ run_peer(char *out, size_t outlen, ...)
 		if (keep)
 			used += n;
 	}
-	close(pipefd[0]);
+	close(fd);
 	if (out && outlen)
 		out[used] = '\0';
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
-}
-
-/* Writes @text to the file at @path; 0 or -errno. */
-static inline int write_file(const char *path, const char *text)
-{
-	ssize_t len = strlen(text), n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n < 0 ? n : (n == len ? 0 : -EIO);
-}
-
-/* Writes @val to module parameter @param; 0 or -errno. */
-static inline int write_param(const char *param, uint64_t val)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
-	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)val);
-	return write_file(path, buf);
 }
 
 /*

@@ -1,26 +1,41 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the shmdev selftest programs and shmdev_peer: the test
- * data pattern and thin wrappers around the /dev/shmdev ioctls.
+ * Helpers shared by the shmdev selftest programs and the helpers that run
+ * without the kselftest harness (shmdev_peer, shmdev_stress, shmdev_fuzz,
+ * shmdev_memhog): the test data pattern, thin wrappers around the
+ * /dev/shmdev ioctls, module parameters, SIGBUS/SIGSEGV probes, a clock and
+ * a seed mixer.
  *
- * Every wrapper returns 0 on success or a negative errno, so that callers
- * can compare the result against the errno they expect.
+ * Every ioctl wrapper returns 0 on success or a negative errno, so that
+ * callers can compare the result against the errno they expect.
+ *
+ * Include it with _GNU_SOURCE defined; it must not need kselftest_harness.h.
  */
 #ifndef SHMDEV_SELFTEST_UTIL_H
 #define SHMDEV_SELFTEST_UTIL_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/shmdev.h>
 
 #ifndef __noreturn
 #define __noreturn	__attribute__((__noreturn__))
+#endif
+
+#ifndef __maybe_unused
+#define __maybe_unused	__attribute__((__unused__))
 #endif
 
 #ifndef ARRAY_SIZE
@@ -225,6 +240,159 @@ static inline int st_list(int fd, uint64_t after_id,
 	if (!ret && total)
 		*total = arg.nr_total;
 	return ret;
+}
+
+#define PARAM_DIR	"/sys/module/shmdev/parameters"
+
+/* Reads module parameter @param into *@val (0 if it fails); 0 or -errno. */
+static inline int read_param(const char *param, uint64_t *val)
+{
+	char path[128], buf[64], *end;
+	ssize_t n;
+	int fd;
+
+	*val = 0;
+	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n <= 0)
+		return n ? n : -ENODATA;
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtoull(buf, &end, 0);
+	if (errno || end == buf || (*end && *end != '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+/* Pages the module holds in all segments, or UINT64_MAX if unreadable. */
+static inline uint64_t module_pages(void)
+{
+	uint64_t val;
+
+	return read_param("nr_pages", &val) ? UINT64_MAX : val;
+}
+
+/* Writes @text to the file at @path; 0 or -errno. */
+static inline int write_file(const char *path, const char *text)
+{
+	ssize_t len = strlen(text), n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? n : (n == len ? 0 : -EIO);
+}
+
+/* Writes @val to module parameter @param; 0 or -errno. */
+static inline int write_param(const char *param, uint64_t val)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
+	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)val);
+	return write_file(path, buf);
+}
+
+/*
+ * SIGBUS/SIGSEGV probes. With st_probe_handler() installed (st_probe_init()
+ * does it for both signals), an access made after setting st_probe_armed
+ * and calling sigsetjmp(st_probe_env, 1) makes sigsetjmp() return the
+ * signal instead of killing the process; clear st_probe_armed after the
+ * access. Per thread, so that several threads can probe at once.
+ */
+static __thread sigjmp_buf st_probe_env __maybe_unused;
+static __thread volatile sig_atomic_t st_probe_armed __maybe_unused;
+
+static inline void st_probe_handler(int sig)
+{
+	if (st_probe_armed) {
+		st_probe_armed = 0;
+		siglongjmp(st_probe_env, sig);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static inline void st_probe_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = st_probe_handler;
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+/*
+ * Writes @wval to @addr if @write; then reads the byte at @addr into *@val
+ * if @val is given (else, if it did not write, reads it and drops it).
+ * Returns 0, or the signal (SIGBUS, SIGSEGV) the access raised.
+ */
+static inline int st_probe(volatile uint8_t *addr, bool write, uint8_t wval,
+			   uint8_t *val)
+{
+	int sig;
+
+	st_probe_armed = 1;
+	sig = sigsetjmp(st_probe_env, 1);
+	if (sig)
+		return sig;
+	if (write)
+		*addr = wval;
+	if (val)
+		*val = *addr;
+	else if (!write)
+		(void)*addr;
+	st_probe_armed = 0;
+	return 0;
+}
+
+/* Seconds on the monotonic clock. */
+static inline double st_now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* splitmix64's finalizer: spreads the bits of @x over the result. */
+static inline uint64_t st_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* A seed from the clock and the pid, for a run that was given none. */
+static inline uint64_t st_clock_seed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return st_mix64(ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ getpid());
+}
+
+/* The number in environment variable @name, or @def if unset or empty. */
+static inline unsigned long long st_env_num(const char *name,
+					    unsigned long long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
 #endif /* SHMDEV_SELFTEST_UTIL_H */
