@@ -42,6 +42,12 @@ CHECKPATCH=$SHMDEV_CACHE/linux-source/scripts/checkpatch.pl
 # "pages leaked" is shmdev's own unload check; the kmemleak lines are its
 # reports (a bare "leak" would match kmemleak's boot banner).
 DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|pages leaked|suspected memory leak|unreferenced object|Busy inodes|Call Trace|Kernel panic'
+# The debug kernel's detectors (lib-debug.sh). Their headers start with
+# "BUG:" or "WARNING:" (lockdep, RCU, might_sleep, refcount_t and ODEBUG
+# warnings) and are matched above already; named here as well so that a
+# change of prefix does not let one through. "kernel BUG at" is BUG_ON() and
+# VM_BUG_ON(), which "BUG:" does not match.
+DMESG_BAD_PATTERN+='|kernel BUG at|possible recursive locking|inconsistent lock state|irq lock inversion|bad unlock balance|held lock freed|suspicious RCU usage|sleeping function called from invalid context|scheduling while atomic|non-static key|refcount_t:|ODEBUG:|list_(add|del) corruption'
 
 PROG=${PROG:-$(basename "$0")}
 
@@ -189,13 +195,16 @@ ensure_packages() {
 		die "apt-get install failed"
 }
 
-# Packages the rig needs for the given kernels.
+# Packages the rig needs for the given kernels, and RIG_EXTRA_PACKAGES
+# (the debug-kernel lane's kernel build, lib-debug.sh).
+RIG_EXTRA_PACKAGES=()
 rig_packages() {
 	local kver
 
 	# perl: W=1 runs scripts/kernel-doc, which needs more than perl-base.
 	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils \
-		make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE"
+		make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE" \
+		"${RIG_EXTRA_PACKAGES[@]}"
 	for kver in "$@"; do
 		printf 'linux-headers-%s\n' "$kver"
 	done
@@ -300,14 +309,48 @@ check_style() {
 }
 
 # ---------------------------------------------------------------------------
+# Kernels that are not Debian packages (the debug kernel, lib-debug.sh)
+# register here by release: the image QEMU boots, the tree modules are built
+# against, the name in the summary and the VM timeout. A Debian kernel has
+# none of these: its vmlinuz is cached under $SHMDEV_CACHE/kernels, its
+# headers are /usr/src/linux-headers-<kver>.
+declare -gA KERNEL_IMAGE=() KERNEL_BUILD_DIR=() KERNEL_LABEL=() KERNEL_VM_TIMEOUT=()
+
+# register_kernel KVER IMAGE BUILD_DIR LABEL VM_TIMEOUT
+register_kernel() {
+	KERNEL_IMAGE[$1]=$2
+	KERNEL_BUILD_DIR[$1]=$3
+	KERNEL_LABEL[$1]=$4
+	KERNEL_VM_TIMEOUT[$1]=$5
+}
+
+kernel_image() {
+	printf '%s\n' "${KERNEL_IMAGE[$1]:-$SHMDEV_CACHE/kernels/$1/vmlinuz}"
+}
+
+kernel_build_dir() {
+	printf '%s\n' "${KERNEL_BUILD_DIR[$1]:-/usr/src/linux-headers-$1}"
+}
+
+kernel_label() {
+	printf '%s\n' "${KERNEL_LABEL[$1]:-$1}"
+}
+
+kernel_vm_timeout() {
+	printf '%s\n' "${KERNEL_VM_TIMEOUT[$1]:-$VM_TIMEOUT}"
+}
+
+# ---------------------------------------------------------------------------
 # Build
 
-# build_module KVER: build shmdev.ko for KVER into $SHMDEV_BUILD/KVER/src.
+# build_module KVER [KDIR]: build shmdev.ko for KVER into
+# $SHMDEV_BUILD/KVER/src against the build tree KDIR (default: the one KVER
+# registered, else /usr/src/linux-headers-KVER).
 # Returns 1 (after printing the log) when the build fails or warns.
 build_module() {
 	local kver=$1 out src headers buildlog
 
-	headers=/usr/src/linux-headers-$kver
+	headers=${2:-$(kernel_build_dir "$kver")}
 	[[ -d $headers ]] || die "$headers missing (linux-headers-$kver)"
 	require_module_sources
 
@@ -379,7 +422,8 @@ build_selftests() {
 
 	build_programs selftests "$SELFTESTS_DIR" "$SELFTESTS_OUT" \
 		KSFT_DIR="$KSFT_DIR"
-	for prog in shmdev_test shmdev_peer; do
+	for prog in shmdev_test shmdev_peer shmdev_race_test shmdev_stress \
+		shmdev_fuzz shmdev_memhog; do
 		[[ -x $SELFTESTS_OUT/$prog ]] ||
 			die "selftests build produced no $SELFTESTS_OUT/$prog"
 	done
@@ -428,6 +472,47 @@ run_host_tests() {
 		totals="$p $((f + 1)) $s"
 	fi
 	echo "$totals"
+}
+
+# ---------------------------------------------------------------------------
+# Host fuzzing and the VM's test knobs (stress, fuzz, lifecycle)
+
+# The libFuzzer targets (userspace/fuzz) need clang and libFuzzer.
+RIG_EXTRA_PACKAGES+=(clang libclang-rt-dev)
+FUZZ_DIR=$SHMDEV_ROOT/userspace/fuzz
+FUZZ_OUT=$SHMDEV_BUILD/fuzz
+
+# run_host_fuzz LOG: make -C userspace/fuzz run (FUZZ_SECS seconds per
+# target, default 20); prints "PASS FAIL SKIP" from its TAP (a failure
+# without a failing target counts as one: the build broke).
+run_host_fuzz() {
+	local out=$1 rc=0 pass fail
+
+	make -C "$FUZZ_DIR" OUTPUT="$FUZZ_OUT" FUZZ_SECS="${FUZZ_SECS:-20}" \
+		run >"$out" 2>&1 || rc=$?
+	pass=$(grep -c -E '^ok [0-9]+ ' "$out" || true)
+	fail=$(grep -c -E '^not ok [0-9]+ ' "$out" || true)
+	if ((rc != 0 && fail == 0)); then
+		fail=1
+	fi
+	echo "$pass $fail 0"
+}
+
+# Knobs of the VM's stress, fuzz and lifecycle tests (scripts/vm/knobs.sh)
+# that are set in this environment, passed on as /etc/shmdev-test.env.
+TEST_ENV_KNOBS=(SHMDEV_STRESS_SECS SHMDEV_STRESS_PROCS SHMDEV_STRESS_SEED
+	SHMDEV_FUZZ_SECS SHMDEV_FUZZ_THREADS SHMDEV_FUZZ_SEED SHMDEV_RACE_SECS
+	SHMDEV_LIFECYCLE_CYCLES SHMDEV_RMMOD_ATTEMPTS SHMDEV_EXHAUST
+	SHMDEV_EXHAUST_SECS SHMDEV_SETTLE_SECS SHMDEV_SCALE_DEBUG)
+
+write_test_env() {
+	local knob
+
+	: >"$1"
+	for knob in "${TEST_ENV_KNOBS[@]}"; do
+		[[ -z ${!knob:-} ]] ||
+			printf 'export %s=%q\n' "$knob" "${!knob}" >>"$1"
+	done
 }
 
 # ---------------------------------------------------------------------------
@@ -490,6 +575,8 @@ make_initramfs() {
 		tester2:x:1001:
 	EOF
 
+	write_test_env "$root/etc/shmdev-test.env"
+
 	install -m 0755 "$SHMDEV_SCRIPTS/vm/init" "$root/init"
 	install -m 0755 "$SHMDEV_SCRIPTS"/vm/*.sh "$root/rig/"
 	install -m 0644 "$(module_path "$kver")" "$root/shmdev.ko"
@@ -536,10 +623,10 @@ boot_vm() {
 
 	# --foreground: QEMU stays in our process group, so that interrupting
 	# or killing the run stops it too.
-	timeout --foreground -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
+	timeout --foreground -k 10 "$(kernel_vm_timeout "$kver")" qemu-system-x86_64 \
 		-accel tcg,thread=multi -smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -no-reboot -nic none \
-		-kernel "$SHMDEV_CACHE/kernels/$kver/vmlinuz" \
+		-kernel "$(kernel_image "$kver")" \
 		-initrd "$work/initrd.img" \
 		-append "$VM_CMDLINE SHMDEV_NONCE=$nonce" \
 		</dev/null >"$work/console.log" 2>&1 || rc=$?
@@ -632,11 +719,11 @@ run_vm() {
 	VM_NONCE=$(new_nonce)
 	VM_STATUS=0
 	phase_begin "boot and test in QEMU ($kver)"
-	log "console log: $work/console.log (timeout ${VM_TIMEOUT} s)"
+	log "console log: $work/console.log (timeout $(kernel_vm_timeout "$kver") s)"
 	boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
 	phase_end
 	if ((VM_STATUS == 124)); then
-		log "QEMU timed out after $VM_TIMEOUT s"
+		log "QEMU timed out after $(kernel_vm_timeout "$kver") s"
 	elif ((VM_STATUS != 0)); then
 		log "QEMU exited with status $VM_STATUS"
 	fi

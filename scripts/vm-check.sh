@@ -21,14 +21,18 @@
 #   SHMDEV_BUILD        build directory (default <repo>/build)
 #   VM_TIMEOUT          seconds one VM may run (default 900)
 #   VM_MEM, VM_SMP      VM memory and CPUs (default 2G, 2)
+#   SHMDEV_DEBUG_KERNEL 0 leaves out the debug-kernel lane (lib-debug.sh)
+#   DEBUG_VM_TIMEOUT    seconds the debug kernel's VM may run (default 1800)
 set -euo pipefail
 
 PROG=vm-check
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib-debug.sh
+. "$SHMDEV_SCRIPTS/lib-debug.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo stress fuzz lifecycle rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -79,7 +83,7 @@ test_kernel() {
 	done < <(parse_console "$work/console.log" "$VM_NONCE" "$CHECK_SECTIONS")
 
 	echo
-	echo "=== $kver: $pass passed, $fail failed, $skip skipped"
+	echo "=== $(kernel_label "$kver"): $pass passed, $fail failed, $skip skipped"
 	printf '  %s\n' "${sections[@]}"
 	if ((${#failed[@]})); then
 		echo "failing tests:"
@@ -99,7 +103,7 @@ test_kernel() {
 			sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/^/  | /'
 	fi
 	echo "console log: $work/console.log"
-	count_kernel "$kver" "$pass" "$fail" "$skip"
+	count_kernel "$(kernel_label "$kver")" "$pass" "$fail" "$skip"
 }
 
 # test_packaging: DKMS, make install, the Debian packages and the udev
@@ -157,13 +161,34 @@ main() {
 	count_kernel "host: ring, sync (plain, ASan, TSan)" "$pass" "$fail" "$skip"
 	phase_end
 
-	for kver in "${KVERS[@]}"; do
+	phase_begin "libFuzzer on the host (size and name parsing, ring header)"
+	hostlog=$SHMDEV_BUILD/hostfuzz.log
+	read -r pass fail skip < <(run_host_fuzz "$hostlog")
+	if ((fail)); then
+		grep -E '^(# |not ok|ok )|error:' "$hostlog" | tail -n 40
+		echo "=== host fuzzing failed: $hostlog"
+	fi
+	count_kernel "host: libFuzzer (parse, ring)" "$pass" "$fail" "$skip"
+	phase_end
+
+	# The debug-kernel lane: one more kernel, built here (or cached), that
+	# is not part of KVERS (packaging tests only Debian's kernels).
+	if debug_kernel_enabled; then
+		phase_begin "debug kernel (build or cache)"
+		if ! debug_kernel_prepare; then
+			echo "=== debug kernel: build failed (log above)"
+			count_kernel "debug kernel ($DEBUG_KERNEL_TAG)" 0 1 0
+		fi
+		phase_end
+	fi
+
+	for kver in "${KVERS[@]}" "${DEBUG_KVERS[@]}"; do
 		phase_begin "build module ($kver)"
 		if build_module "$kver"; then
 			built+=("$kver")
 		else
-			echo "=== $kver: module build failed or warned (log above)"
-			count_kernel "$kver" 0 1 0
+			echo "=== $(kernel_label "$kver"): module build failed or warned (log above)"
+			count_kernel "$(kernel_label "$kver")" 0 1 0
 		fi
 		phase_end
 	done

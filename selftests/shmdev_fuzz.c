@@ -557,6 +557,27 @@ static void do_ioctl(struct thread *t)
 		       cmds[c].name, strerror(err));
 }
 
+/*
+ * A dup2() onto a slot's number that another thread closed in between
+ * makes a file no slot knows of; close every /dev/shmdev file left.
+ */
+static void close_stray_device_fds(void)
+{
+	char path[64], target[64];
+	ssize_t n;
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, SHMDEV_DEVICE_PATH))
+			close(fd);
+	}
+}
+
 static void do_fd_op(struct thread *t)
 {
 	int slot = below(t, NR_FDS), fd, old;
@@ -910,6 +931,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_FDS; i++)
 		if (atomic_load(&fds[i]) >= 0)
 			close(atomic_load(&fds[i]));
+	close_stray_device_fds();
 	fd = st_open();
 	for (i = 0; fd >= 0 && i < NR_NAMES; i++) {
 		snprintf(name, sizeof(name), "fz%d-%d", (int)mypid, i);

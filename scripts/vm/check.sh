@@ -4,8 +4,8 @@
 #
 # Payload of vm-check.sh, run by /init as root after insmod: the selftests
 # as root and as an unprivileged user, the library and shmdev-ctl tests,
-# the ring and sync tests on shmdev segments, the demo, then the rig's own
-# lifecycle tests.
+# the ring and sync tests on shmdev segments, the demo, stress, fuzzing,
+# lifecycle and exhaustion tests, then the rig's own lifecycle tests.
 # Each section ends with "SHMDEV-VM-STATUS <nonce> <section> <exit status>".
 
 nonce=${SHMDEV_NONCE:-none}
@@ -28,6 +28,9 @@ status libtests $?
 
 echo "# shmdev-vm: ring and sync tests on shmdev segments"
 (
+	# shellcheck source=knobs.sh
+	. /rig/knobs.sh
+	[ -z "${SHMDEV_TEST_MESSAGES:-}" ] || export SHMDEV_TEST_MESSAGES
 	export SHMDEV_TEST_BACKEND=shmdev
 	rc=0
 	for prog in sync_test ring_test; do
@@ -58,6 +61,21 @@ demo() {
 echo "# shmdev-vm: the demo"
 demo
 status demo $?
+
+# Stress, fuzzing, lifecycle and exhaustion (issue 6); durations and
+# debug-kernel scaling in vm/knobs.sh. Before the rig tests, which end
+# with the module unloaded.
+echo "# shmdev-vm: stress"
+sh /rig/stress-tests.sh stress
+status stress $?
+
+echo "# shmdev-vm: ioctl and mmap fuzzing"
+sh /rig/stress-tests.sh fuzz
+status fuzz $?
+
+echo "# shmdev-vm: lifecycle and exhaustion"
+sh /rig/lifecycle-tests.sh
+status lifecycle $?
 
 echo "# shmdev-vm: rig tests"
 sh /rig/rig-tests.sh

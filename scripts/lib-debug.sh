@@ -1,0 +1,254 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The debug-kernel lane of vm-check.sh, sourced after lib.sh. Nothing here
+# runs on its own.
+#
+# A small x86_64 kernel for QEMU, built from Debian's linux-source-6.12 with
+# the options of debug-kernel.config (KASAN, lockdep, kmemleak, DEBUG_VM,
+# DEBUG_LIST, DEBUG_OBJECTS, ...), is cached and then tested as one more
+# kernel of the matrix: the module is built against its tree (W=1, C=1) and
+# the VM runs the same payload (vm/check.sh) as on the Debian kernels.
+#
+#   debug_kernel_enabled   SHMDEV_DEBUG_KERNEL is not 0
+#   debug_kernel_prepare   build the kernel or take it from the cache, and
+#                          register it with lib.sh (sets DEBUG_KVERS)
+#
+# Cache entry: $SHMDEV_CACHE/debug-kernel/<key>/, <key> being the version of
+# the linux-source-6.12 package and a hash of the fragment's options, the
+# compiler's version and the recipe below:
+#   src/        the unpacked source tree (out-of-tree builds need it)
+#   obj/        the O= object tree: .config, Module.symvers, generated
+#               headers, the scripts/ and objtool binaries
+#   bzImage     the kernel that QEMU boots
+#   release     its kernel release (uname -r)
+#   build.log   configuration and build output
+#   complete    written last: the entry is usable
+# An O= tree records absolute paths, so the entry is built in place under an
+# exclusive flock on <key>.lock; a run holds a shared lock on the entry it
+# uses until it exits. After a build, entries of other keys that no run
+# holds are removed.
+
+SHMDEV_DEBUG_KERNEL=${SHMDEV_DEBUG_KERNEL:-1}
+DEBUG_KERNEL_CONFIG=$SHMDEV_SCRIPTS/debug-kernel.config
+DEBUG_KERNEL_CACHE=$SHMDEV_CACHE/debug-kernel
+# KASAN and lockdep under TCG: the payload takes several times as long as on
+# the Debian kernels.
+DEBUG_VM_TIMEOUT=${DEBUG_VM_TIMEOUT:-1800}
+DEBUG_KERNEL_TAG="KASAN, lockdep, kmemleak"
+# Part of the cache key: bump it when the recipe below changes its result.
+DEBUG_KERNEL_RECIPE=1
+# What a kernel build needs beyond the rig's packages. BTF is off; pahole
+# (dwarves) is there because Kconfig probes for it.
+DEBUG_KERNEL_PACKAGES=(bc bison flex libelf-dev libssl-dev dwarves cpio
+	python3 xz-utils)
+
+# The debug kernel's release once debug_kernel_prepare has it; empty when
+# the lane is off or the kernel could not be built.
+DEBUG_KVERS=()
+
+debug_kernel_enabled() {
+	[[ $SHMDEV_DEBUG_KERNEL != 0 ]]
+}
+
+if debug_kernel_enabled; then
+	RIG_EXTRA_PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}")
+fi
+
+# The fragment's option lines, without comments and blank lines.
+debug_kernel_options() {
+	grep -E '^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set$)' \
+		"$DEBUG_KERNEL_CONFIG"
+}
+
+debug_kernel_key() {
+	local srcver hash
+
+	srcver=$(dpkg-query -W -f='${Version}' "$KSFT_SOURCE_PACKAGE")
+	hash=$({
+		echo "recipe $DEBUG_KERNEL_RECIPE"
+		gcc --version | head -n 1
+		debug_kernel_options
+	} | sha256sum | cut -c 1-12)
+	# Kbuild copes badly with some characters in paths (':', '~' in make).
+	printf '%s-%s\n' "${srcver//[^A-Za-z0-9.+-]/_}" "$hash"
+}
+
+# Print the fragment as scripts/config arguments, one a line.
+debug_kernel_config_args() {
+	awk '
+		/^CONFIG_[A-Za-z0-9_]+=/ {
+			name = val = substr($0, 8)
+			sub(/=.*/, "", name)
+			sub(/^[^=]*=/, "", val)
+			if (val == "y")
+				print "--enable\n" name
+			else if (val == "m")
+				print "--module\n" name
+			else if (val ~ /^".*"$/)
+				print "--set-str\n" name "\n" substr(val, 2, length(val) - 2)
+			else
+				print "--set-val\n" name "\n" val
+			next
+		}
+		/^# CONFIG_[A-Za-z0-9_]+ is not set$/ {
+			print "--disable\n" substr($2, 8)
+			next
+		}
+		/^#/ || /^[ \t]*$/ { next }
+		{
+			print FILENAME ":" NR ": cannot parse: " $0 >"/dev/stderr"
+			exit 1
+		}' "$DEBUG_KERNEL_CONFIG"
+}
+
+# debug_kernel_verify CONFIG: every option line of the fragment must be in
+# CONFIG as written ("is not set": not set, or absent). Prints each one that
+# is not, with what CONFIG has instead; returns 1 if any.
+debug_kernel_verify() {
+	debug_kernel_options | awk '
+		FNR == NR { want[++n] = $0; next }
+		{ have[$0] = 1 }
+		match($0, /^CONFIG_[A-Za-z0-9_]+=/) { cur[substr($0, 1, RLENGTH - 1)] = $0 }
+		/^# CONFIG_[A-Za-z0-9_]+ is not set$/ { cur[$2] = $0 }
+		END {
+			for (i = 1; i <= n; i++) {
+				w = want[i]
+				if (w in have)
+					continue
+				if (w ~ /^# /) {
+					split(w, f, " ")
+					name = f[2]
+					if (!(name in cur))
+						continue
+				} else {
+					name = w
+					sub(/=.*/, "", name)
+				}
+				printf "  wanted %s; .config has %s\n", w,
+					name in cur ? cur[name] : "nothing (an unmet dependency)"
+				bad++
+			}
+			exit bad > 0
+		}' - "$1"
+}
+
+# debug_kernel_build DIR: unpack, configure, verify and build the kernel in
+# DIR, log in DIR/build.log. Returns 1 (after saying why) on failure.
+debug_kernel_build() {
+	local dir=$1 src=$1/src obj=$1/obj buildlog=$1/build.log
+	local args=() missing
+
+	rm -rf "$src" "$obj" "$dir/bzImage" "$dir/release" "$dir/complete"
+	mkdir -p "$src" "$obj" || return 1
+	: >"$buildlog"
+
+	log "unpacking $KSFT_SOURCE_TARBALL"
+	if ! tar -xJf "$KSFT_SOURCE_TARBALL" -C "$src" --strip-components=1 \
+		>>"$buildlog" 2>&1; then
+		log "cannot unpack $KSFT_SOURCE_TARBALL"
+		return 1
+	fi
+
+	log "configuring: tinyconfig + $DEBUG_KERNEL_CONFIG"
+	mapfile -t args < <(debug_kernel_config_args)
+	((${#args[@]})) || return 1
+	make -C "$src" O="$obj" tinyconfig >>"$buildlog" 2>&1 || {
+		log "make tinyconfig failed ($buildlog)"
+		return 1
+	}
+	# Twice: an option whose dependency the first pass brought in sticks
+	# only on the second.
+	for _ in 1 2; do
+		if ! "$src/scripts/config" --file "$obj/.config" "${args[@]}" ||
+			! make -C "$src" O="$obj" olddefconfig >>"$buildlog" 2>&1; then
+			log "scripts/config or make olddefconfig failed ($buildlog)"
+			return 1
+		fi
+	done
+	if ! missing=$(debug_kernel_verify "$obj/.config"); then
+		log "the debug kernel's .config lacks options of $DEBUG_KERNEL_CONFIG:"
+		printf '%s\n' "$missing" >&2
+		return 1
+	fi
+
+	log "building bzImage and modules with $(nproc) jobs (log: $buildlog)"
+	if ! make -C "$src" O="$obj" -j"$(nproc)" bzImage modules \
+		>>"$buildlog" 2>&1; then
+		log "debug kernel build failed; the end of $buildlog:"
+		tail -n 40 "$buildlog" >&2
+		return 1
+	fi
+	[[ -s $obj/Module.symvers && -s $obj/arch/x86/boot/bzImage ]] || {
+		log "the build left no Module.symvers or bzImage in $obj"
+		return 1
+	}
+	if ! make -s -C "$src" O="$obj" kernelrelease >"$dir/release" \
+		2>>"$buildlog" || [[ ! -s $dir/release ]]; then
+		log "make kernelrelease failed ($buildlog)"
+		return 1
+	fi
+	cp "$obj/arch/x86/boot/bzImage" "$dir/bzImage" || return 1
+	cp "$DEBUG_KERNEL_CONFIG" "$dir/debug-kernel.config" || return 1
+	: >"$dir/complete"
+}
+
+# debug_kernel_prune KEY: remove the cache entries of other keys that no run
+# is using.
+debug_kernel_prune() {
+	local keep=$1 entry fd
+
+	for entry in "$DEBUG_KERNEL_CACHE"/*/; do
+		entry=${entry%/}
+		[[ -d $entry && ${entry##*/} != "$keep" ]] || continue
+		exec {fd}>>"$entry.lock" || continue
+		if flock -n -x "$fd"; then
+			log "removing the old debug kernel $entry"
+			rm -rf "$entry" "$entry.lock"
+		fi
+		exec {fd}>&-
+	done
+}
+
+# debug_kernel_prepare: build the debug kernel (about 10 minutes on two
+# cores) unless the cache has it, and register it with lib.sh: image, build
+# tree, summary label and VM timeout. Sets DEBUG_KVERS; returns 1 if the
+# kernel cannot be built.
+DEBUG_KERNEL_LOCK_FD=
+debug_kernel_prepare() {
+	local key dir release
+
+	DEBUG_KVERS=()
+	if ! debug_kernel_enabled; then
+		log "debug-kernel lane skipped (SHMDEV_DEBUG_KERNEL=0)"
+		return 0
+	fi
+	[[ -f $KSFT_SOURCE_TARBALL ]] || die "$KSFT_SOURCE_TARBALL missing"
+	key=$(debug_kernel_key)
+	dir=$DEBUG_KERNEL_CACHE/$key
+	mkdir -p "$DEBUG_KERNEL_CACHE"
+	# Held (shared) until this run exits, so that no other run removes or
+	# rebuilds the entry while this one builds against it and boots it.
+	exec {DEBUG_KERNEL_LOCK_FD}>>"$dir.lock"
+	if [[ ! -f $dir/complete ]]; then
+		flock -x "$DEBUG_KERNEL_LOCK_FD"
+		if [[ ! -f $dir/complete ]]; then
+			mkdir -p "$dir"
+			log "building the debug kernel in $dir"
+			if ! debug_kernel_build "$dir"; then
+				flock -u "$DEBUG_KERNEL_LOCK_FD"
+				return 1
+			fi
+			log "built the debug kernel $(<"$dir/release")"
+			debug_kernel_prune "$key"
+		fi
+	fi
+	flock -s "$DEBUG_KERNEL_LOCK_FD"
+	[[ -f $dir/complete ]] || return 1
+	release=$(<"$dir/release")
+	log "debug kernel: $release ($dir)"
+	register_kernel "$release" "$dir/bzImage" "$dir/obj" \
+		"$release ($DEBUG_KERNEL_TAG)" "$DEBUG_VM_TIMEOUT"
+	# shellcheck disable=SC2034 # vm-check.sh tests the kernels of DEBUG_KVERS
+	DEBUG_KVERS=("$release")
+}
