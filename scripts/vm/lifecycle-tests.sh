@@ -41,60 +41,8 @@ SIZE=1048576
 SLACK_PAGES=512		# per-cpu vmstat deltas and LRU batches
 PEER_TIMEOUT=60
 
-ntest=0
-npass=0
-nfail=0
-nskip=0
-skip_reason=
-
-diag() {
-	echo "# $*"
-}
-
-peer() {
-	local out rc
-
-	out=$(timeout "$PEER_TIMEOUT" "$PEER" "$@" 2>&1)
-	rc=$?
-	[ -z "$out" ] || printf '%s\n' "$out" | sed "s|^|# shmdev_peer $1: |"
-	return "$rc"
-}
-
-load() {
-	insmod "$MODULE" && chmod 0666 /dev/shmdev
-}
-
-ensure_loaded() {
-	[ -d /sys/module/shmdev ] || load
-}
-
-nr_pages() {
-	cat "$NR_PAGES" 2>/dev/null || echo "unreadable"
-}
-
-wait_pages() {
-	local want=$1 i=0
-
-	while [ "$(nr_pages)" != "$want" ]; do
-		i=$((i + 1))
-		if [ "$i" -gt $((SHMDEV_SETTLE_SECS * 10)) ]; then
-			diag "nr_pages is $(nr_pages), want $want"
-			return 1
-		fi
-		usleep 100000
-	done
-}
-
-unevictable() {
-	sed -n 's/^nr_unevictable //p' /proc/vmstat
-}
-
-stop() {
-	{
-		kill "$1"
-		wait "$1"
-	} 2>/dev/null
-}
+# shellcheck source=scripts/vm/rig-lib.sh
+. "$(dirname "$0")/rig-lib.sh"
 
 # wait_ready FILE PID: until a shmdev_peer hold prints "ready".
 wait_ready() {
@@ -187,7 +135,7 @@ test_rmmod_refused_while_only_mapped() {
 	peer check lc_held 3 || ret=1
 	stop "$holder"
 	peer unlink lc_held || ret=1
-	wait_pages 0 || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
 }
 
@@ -217,7 +165,7 @@ test_rmmod_refused_while_file_open() {
 	peer check lc_open 4 || ret=1
 	stop "$holder"
 	peer unlink lc_open || ret=1
-	wait_pages 0 || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
 }
 
@@ -250,7 +198,7 @@ test_rmmod_insmod_vs_open_churn() {
 	   ! peer check lc_after 5 || ! peer unlink lc_after; then
 		ret=1
 	fi
-	wait_pages 0 || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
 }
 
@@ -298,7 +246,7 @@ test_load_unload_cycles() {
 		fi
 		# Every other cycle rmmod frees the segment; else we do.
 		if [ $((i % 2)) = 0 ]; then
-			if ! "$PEER" unlink lc_cycle || ! wait_pages 0; then
+			if ! "$PEER" unlink lc_cycle || ! wait_pages 0 "$SHMDEV_SETTLE_SECS"; then
 				diag "cycle $i: unlink or page count failed"
 				ret=1
 				break
@@ -307,7 +255,7 @@ test_load_unload_cycles() {
 	done
 	after=$(unevictable)
 	"$PEER" unlink lc_cycle >/dev/null 2>&1
-	wait_pages 0 || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	diag "$i cycles in $(($(date +%s) - t0)) s; unevictable pages $before before, $after after"
 	if [ $((after - before)) -gt "$SLACK_PAGES" ]; then
 		diag "the cycles left $((after - before)) unevictable pages behind"
@@ -406,7 +354,7 @@ test_exhaustion_enomem_or_sigbus_without_oom_killer() {
 	stop "$holder"
 	stop "$bystander"
 	peer unlink lc_bystander || ret=1
-	wait_pages 0 || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
 }
 
@@ -423,29 +371,8 @@ test_works_after_exhaustion() {
 		ret=1
 	}
 	peer unlink lc_final || ret=1
-	wait_pages 0 || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
-}
-
-run_test() {
-	local rc t0
-
-	ntest=$((ntest + 1))
-	skip_reason=
-	t0=$(date +%s)
-	"test_$1"
-	rc=$?
-	diag "$1: $(($(date +%s) - t0)) s"
-	if [ "$rc" = 0 ]; then
-		echo "ok $ntest - $1"
-		npass=$((npass + 1))
-	elif [ "$rc" = 4 ]; then
-		echo "ok $ntest - $1 # SKIP $skip_reason"
-		nskip=$((nskip + 1))
-	else
-		echo "not ok $ntest - $1"
-		nfail=$((nfail + 1))
-	fi
 }
 
 echo "TAP version 13"
@@ -458,5 +385,4 @@ run_test load_unload_cycles
 run_test exhaustion_enomem_or_sigbus_without_oom_killer
 run_test works_after_exhaustion
 ensure_loaded
-echo "# Totals: pass:$npass fail:$nfail xfail:0 xpass:0 skip:$nskip error:0"
-[ "$nfail" = 0 ]
+tap_totals

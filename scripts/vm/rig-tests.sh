@@ -17,64 +17,8 @@ BIG_SIZE=33554432	# 8192 pages: well above vmstat's per-cpu slack
 SLACK_PAGES=512		# per-cpu vmstat deltas and LRU batches
 PEER_TIMEOUT=60		# seconds a single shmdev_peer command may take
 
-ntest=0
-npass=0
-nfail=0
-
-diag() {
-	echo "# $*"
-}
-
-# peer ARGS: run shmdev_peer, its output shown as TAP diagnostics.
-peer() {
-	local out rc
-
-	out=$(timeout "$PEER_TIMEOUT" "$PEER" "$@" 2>&1)
-	rc=$?
-	[ -z "$out" ] || printf '%s\n' "$out" | sed "s|^|# shmdev_peer $1: |"
-	return "$rc"
-}
-
-load() {
-	insmod "$MODULE" && chmod 0666 /dev/shmdev
-}
-
-ensure_loaded() {
-	[ -d /sys/module/shmdev ] || load
-}
-
-nr_pages() {
-	cat "$NR_PAGES" 2>/dev/null || echo "unreadable"
-}
-
-# Freed pages may take a moment to be accounted; allow up to 3 s.
-wait_pages_zero() {
-	local i=0
-
-	while [ "$(nr_pages)" != 0 ]; do
-		i=$((i + 1))
-		if [ "$i" -gt 30 ]; then
-			diag "nr_pages is $(nr_pages), want 0"
-			return 1
-		fi
-		usleep 100000
-	done
-}
-
-# Pages on the unevictable LRU, where segment pages live. Unlike nr_pages,
-# which counts pages in the segments' page caches, this sees pages that
-# left the page cache but were never freed.
-unevictable() {
-	sed -n 's/^nr_unevictable //p' /proc/vmstat
-}
-
-# stop PID: end a background process quietly ("Terminated" is noise here).
-stop() {
-	{
-		kill "$1"
-		wait "$1"
-	} 2>/dev/null
-}
+# shellcheck source=scripts/vm/rig-lib.sh
+. "$(dirname "$0")/rig-lib.sh"
 
 # rmmod_must_fail WHY: rmmod shmdev must be refused. If it is not, load the
 # module again so that the following tests still have one. rmmod does not
@@ -136,7 +80,7 @@ test_pages_zero_after_tests() {
 		diag "unlink $HELD failed"
 		ret=1
 	fi
-	wait_pages_zero || ret=1
+	wait_pages 0 3 || ret=1
 	return "$ret"
 }
 
@@ -206,17 +150,6 @@ test_reload_starts_empty() {
 	return "$ret"
 }
 
-run_test() {
-	ntest=$((ntest + 1))
-	if "test_$1"; then
-		echo "ok $ntest - $1"
-		npass=$((npass + 1))
-	else
-		echo "not ok $ntest - $1"
-		nfail=$((nfail + 1))
-	fi
-}
-
 echo "TAP version 13"
 echo "1..5"
 run_test rmmod_refused_while_mapped
@@ -224,5 +157,4 @@ run_test rmmod_refused_while_open
 run_test pages_zero_after_tests
 run_test rmmod_frees_persistent_segments
 run_test reload_starts_empty
-echo "# Totals: pass:$npass fail:$nfail xfail:0 xpass:0 skip:0 error:0"
-[ "$nfail" = 0 ]
+tap_totals
