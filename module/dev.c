@@ -351,18 +351,15 @@ static long shmdev_ioc_version(struct shmdev_version __user *uarg)
 static int shmdev_create_locked(struct file *file,
 				const struct shmdev_create *arg, u64 *id)
 {
+	struct shmdev_scope *scope = NULL;
 	struct shmdev_seg *seg;
 	struct file *segfile;
-
-	struct shmdev_scope *scope = NULL;
 
 	lockdep_assert_held(&shmdev_lock);
 	if (shmdev_bound(file))
 		return -EBUSY;
 	if (arg->name[0] && shmdev_lookup(arg->name))
 		return -EEXIST;
-	/* Names nobody can reach any more must not count against limits. */
-	shmdev_reap_locked();
 	if (atomic_read(&shmdev_nr_segments) >= READ_ONCE(max_segments))
 		return -ENOSPC;
 	if (arg->name[0]) {
