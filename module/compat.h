@@ -9,10 +9,12 @@
 #define _SHMDEV_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/huge_mm.h>
 #include <linux/ipc_namespace.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/proc_ns.h>
+#include <linux/sched/mm.h>
 
 /*
  * vm_flags became read-only behind vm_flags_set()/vm_flags_clear() in 6.3;
@@ -42,6 +44,59 @@ static inline struct folio *shmdev_lock_folio(struct address_space *mapping,
 	struct folio *folio = filemap_lock_folio(mapping, index);
 
 	return IS_ERR_OR_NULL(folio) ? NULL : folio;
+}
+
+/* The same for filemap_get_folio(): a referenced, unlocked folio or NULL. */
+static inline struct folio *shmdev_find_folio(struct address_space *mapping,
+					      pgoff_t index)
+{
+	struct folio *folio = filemap_get_folio(mapping, index);
+
+	return IS_ERR_OR_NULL(folio) ? NULL : folio;
+}
+
+/*
+ * Order of the PMD-sized folios huge segments are built from, or 0 when
+ * the kernel cannot map such folios by PMD (no CONFIG_TRANSPARENT_HUGEPAGE,
+ * or a CPU without large pages).
+ */
+static inline unsigned int shmdev_huge_order(void)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	if (has_transparent_hugepage())
+		return HPAGE_PMD_ORDER;
+#endif
+	return 0;
+}
+
+/*
+ * The process's default placement of a new mapping: a method of the mm up
+ * to 6.8, mm_get_unmapped_area() from 6.9 on; module/Kbuild defines
+ * SHMDEV_HAVE_MM_GET_UNMAPPED_AREA when the headers have the latter.
+ */
+static inline unsigned long
+shmdev_default_get_unmapped_area(struct file *file, unsigned long addr,
+				 unsigned long len, unsigned long pgoff,
+				 unsigned long flags)
+{
+#ifdef SHMDEV_HAVE_MM_GET_UNMAPPED_AREA
+	return mm_get_unmapped_area(current->mm, file, addr, len, pgoff, flags);
+#else
+	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+#endif
+}
+
+/* Placement aligned for PMD mappings, where the kernel can make them. */
+static inline unsigned long
+shmdev_thp_get_unmapped_area(struct file *file, unsigned long addr,
+			     unsigned long len, unsigned long pgoff,
+			     unsigned long flags)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	return thp_get_unmapped_area(file, addr, len, pgoff, flags);
+#else
+	return shmdev_default_get_unmapped_area(file, addr, len, pgoff, flags);
+#endif
 }
 
 /*

@@ -43,7 +43,8 @@
 #define SHMDEV_FEATURES	(SHMDEV_FEAT_NAMED | SHMDEV_FEAT_ANON | \
 			 SHMDEV_FEAT_RDONLY | SHMDEV_FEAT_RESIZE | \
 			 SHMDEV_FEAT_SEALS | SHMDEV_FEAT_SETPERM | \
-			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS)
+			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS | \
+			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP)
 
 /* How often the reaper looks for dead IPC namespaces. */
 #define SHMDEV_REAP_INTERVAL	HZ
@@ -344,6 +345,8 @@ static long shmdev_ioc_version(struct shmdev_version __user *uarg)
 	ver.max_segment_size = READ_ONCE(max_segment_size);
 	ver.max_total_bytes = READ_ONCE(max_total_bytes);
 	ver.max_segments = READ_ONCE(max_segments);
+	if (shmdev_huge_order())
+		ver.huge_page_size = PAGE_SIZE << shmdev_huge_order();
 	return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
 }
 
@@ -370,12 +373,14 @@ static int shmdev_create_locked(struct file *file,
 			return -ENOMEM;
 	}
 
-	seg = shmdev_seg_new(arg->name, arg->size, arg->mode);
+	seg = shmdev_seg_new(arg->name, arg->size, arg->mode,
+			     arg->flags & SHMDEV_CREATE_HUGE);
 	if (IS_ERR(seg)) {
 		segfile = ERR_CAST(seg);
 		goto err_free_scope;
 	}
-	segfile = shmdev_seg_open(seg, false);
+	segfile = shmdev_seg_open(seg, false,
+				  arg->flags & SHMDEV_CREATE_PREMAP);
 	if (IS_ERR(segfile)) {
 		shmdev_seg_put(seg);
 		goto err_free_scope;
@@ -421,6 +426,9 @@ static long shmdev_ioc_create(struct file *file,
 	ret = shmdev_check_size(arg.size);
 	if (ret)
 		return ret;
+	if ((arg.flags & SHMDEV_CREATE_HUGE) &&
+	    !IS_ALIGNED(arg.size, SHMDEV_HUGE_ALIGN))
+		return -EINVAL;
 	ret = shmdev_check_name(arg.name, true);
 	if (ret < 0)
 		return ret;
@@ -451,7 +459,8 @@ static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
 	if (!shmdev_may_attach(seg, rdonly))
 		return -EACCES;
 
-	segfile = shmdev_seg_open(seg, rdonly);
+	segfile = shmdev_seg_open(seg, rdonly,
+				  arg->flags & SHMDEV_ATTACH_PREMAP);
 	if (IS_ERR(segfile))
 		return PTR_ERR(segfile);
 	arg->size = shmdev_seg_size(seg);
@@ -499,7 +508,10 @@ static void shmdev_fill_info(struct shmdev_seg *seg,
 	info->size = shmdev_seg_size(seg);
 	info->nr_pages = READ_ONCE(seg->inode->i_mapping->nrpages);
 	info->seals = seg->seals;
+	info->nr_huge_pages = shmdev_seg_nr_huge(seg);
 	mutex_unlock(&seg->lock);
+	if (seg->huge)
+		info->flags |= SHMDEV_INFO_HUGE;
 	if (!seg->name[0])
 		info->flags |= SHMDEV_INFO_ANON;
 	else if (!seg->linked)
@@ -525,6 +537,8 @@ static long shmdev_ioc_info(struct file *file, struct shmdev_info __user *uarg)
 	mutex_unlock(&shmdev_lock);
 	if (!(segfile->f_mode & FMODE_WRITE))
 		info.flags |= SHMDEV_INFO_RDONLY;
+	if (shmdev_file_premaps(segfile))
+		info.flags |= SHMDEV_INFO_PREMAP;
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
@@ -773,6 +787,16 @@ static int shmdev_mmap(struct file *file, struct vm_area_struct *vma)
 	return shmdev_seg_mmap(segfile, vma);
 }
 
+static unsigned long shmdev_get_unmapped_area(struct file *file,
+					      unsigned long addr,
+					      unsigned long len,
+					      unsigned long pgoff,
+					      unsigned long flags)
+{
+	return shmdev_seg_get_unmapped_area(shmdev_bound(file), file, addr,
+					    len, pgoff, flags);
+}
+
 static int shmdev_open(struct inode *inode, struct file *file)
 {
 	/* misc_open() left the miscdevice here; unbound means NULL. */
@@ -798,6 +822,7 @@ static const struct file_operations shmdev_fops = {
 	.unlocked_ioctl	= shmdev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= shmdev_mmap,
+	.get_unmapped_area = shmdev_get_unmapped_area,
 	.llseek		= noop_llseek,
 };
 

@@ -40,6 +40,9 @@ struct shmdev_scope;
  * @nr_maps:	VMAs mapping the segment; atomic
  * @nr_writable: shared VMAs that may write (VM_MAYWRITE); atomic,
  *		raised from 0 only under @lock
+ * @huge:	created with SHMDEV_CREATE_HUGE; constant
+ * @huge_order:	order of the folios it tries first, 0 if not huge or the
+ *		kernel cannot map huge folios; constant
  * @name:	NUL-terminated name, empty if anonymous; constant
  *
  * A segment lives while the name table or a segment file refers to it.
@@ -64,6 +67,8 @@ struct shmdev_seg {
 	atomic_t		nr_files;
 	atomic_t		nr_maps;
 	atomic_t		nr_writable;
+	bool			huge;
+	unsigned int		huge_order;
 	char			name[SHMDEV_NAME_MAX];
 };
 
@@ -79,10 +84,19 @@ int shmdev_reserve_bytes(u64 bytes);
 int shmdev_fs_init(void);
 void shmdev_fs_exit(void);
 
-struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode);
+struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
+				  bool huge);
 void shmdev_seg_put(struct shmdev_seg *seg);
-struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly);
+struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap);
+bool shmdev_file_premaps(const struct file *segfile);
 int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma);
+unsigned long shmdev_seg_get_unmapped_area(struct file *segfile,
+					   struct file *file,
+					   unsigned long addr,
+					   unsigned long len,
+					   unsigned long pgoff,
+					   unsigned long flags);
+unsigned long shmdev_seg_nr_huge(struct shmdev_seg *seg);
 int shmdev_seg_resize(struct shmdev_seg *seg, u64 size);
 int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals);
 

@@ -9,6 +9,14 @@
  * backing store: they are marked dirty when they are added (dirty_folio is a
  * no-op, so nothing ever writes them back) and the mapping is unevictable,
  * which keeps reclaim and drop_caches away from them.
+ *
+ * A read fault maps the pages around it that are already in the page cache
+ * (fault-around, filemap_map_pages()). A segment created with
+ * SHMDEV_CREATE_HUGE takes PMD-sized folios, which the core mm maps with a
+ * single PMD where the mapping is aligned (the device's get_unmapped_area
+ * sees to that); where one cannot be allocated, that part of the segment
+ * takes base pages. A file opened with SHMDEV_*_PREMAP maps all of a new
+ * shared mapping from its ->mmap, allocating what is missing.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -61,27 +69,33 @@ static pgoff_t shmdev_seg_pages(const struct shmdev_seg *seg)
 	return DIV_ROUND_UP(shmdev_seg_size(seg), PAGE_SIZE);
 }
 
-/* Allocate a zeroed folio and insert it, locked, at @index. */
+/*
+ * Allocate a zeroed folio of 2^@order pages and insert it, locked, at
+ * @index rounded down to that order.
+ */
 static struct folio *shmdev_add_folio(struct address_space *mapping,
-				      pgoff_t index)
+				      pgoff_t index, unsigned int order)
 {
 	/*
 	 * Fail rather than invoke the OOM killer, globally or in the memory
 	 * cgroup: killing tasks frees nothing that a persistent segment
 	 * holds, so the fault raises SIGBUS instead (see shmdev_fault()).
+	 * A huge folio is worth one attempt at compaction, not more: base
+	 * pages will do.
 	 */
-	gfp_t gfp = mapping_gfp_mask(mapping) | __GFP_RETRY_MAYFAIL |
-		    __GFP_NOWARN;
+	gfp_t gfp = mapping_gfp_mask(mapping) | __GFP_NOWARN |
+		    (order ? __GFP_NORETRY : __GFP_RETRY_MAYFAIL);
 	struct folio *folio;
 	int err;
 
-	folio = folio_alloc(gfp | __GFP_ZERO, 0);
+	folio = folio_alloc(gfp | __GFP_ZERO, order);
 	if (!folio)
 		return ERR_PTR(-ENOMEM);
 	__folio_mark_uptodate(folio);
 
 	/* Charges the folio to the memory cgroup of the faulting task. */
-	err = filemap_add_folio(mapping, folio, index, gfp);
+	err = filemap_add_folio(mapping, folio,
+				round_down(index, 1UL << order), gfp);
 	if (err) {
 		folio_put(folio);
 		return ERR_PTR(err);
@@ -92,11 +106,41 @@ static struct folio *shmdev_add_folio(struct address_space *mapping,
 }
 
 /*
- * Finds the folio at @index locked, or allocates it. New folios are added
- * under the invalidate lock, which shmdev_seg_resize() holds exclusively
- * while it changes the size, so no folio appears beyond the end of a
- * segment that is being shrunk. Returns NULL beyond the end.
+ * Finds the folio at @index locked, or allocates it: a huge one first for
+ * a huge segment, then a base page. The caller holds the invalidate lock,
+ * which shmdev_seg_resize() holds exclusively while it changes the size,
+ * so no folio appears beyond the end of a segment that is being shrunk.
+ * Returns NULL beyond the end.
  */
+static struct folio *__shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
+{
+	struct address_space *mapping = seg->inode->i_mapping;
+	unsigned int order = seg->huge_order;
+	struct folio *folio;
+
+	for (;;) {
+		if (index >= shmdev_seg_pages(seg))
+			return NULL;
+		folio = shmdev_lock_folio(mapping, index);
+		if (folio)
+			return folio;
+		folio = shmdev_add_folio(mapping, index, order);
+		if (!IS_ERR(folio))
+			return folio;
+		/*
+		 * No huge folio to be had, or base pages already hold part
+		 * of its range: fall back to a base page.
+		 */
+		if (order) {
+			order = 0;
+			continue;
+		}
+		/* -EEXIST: another fault inserted it first; look again. */
+		if (PTR_ERR(folio) != -EEXIST)
+			return folio;
+	}
+}
+
 static struct folio *shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
 {
 	struct address_space *mapping = seg->inode->i_mapping;
@@ -107,19 +151,7 @@ static struct folio *shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
 		return folio;
 
 	filemap_invalidate_lock_shared(mapping);
-	for (;;) {
-		if (index >= shmdev_seg_pages(seg)) {
-			folio = NULL;
-			break;
-		}
-		folio = shmdev_lock_folio(mapping, index);
-		if (folio)
-			break;
-		folio = shmdev_add_folio(mapping, index);
-		/* -EEXIST: another fault inserted it first; look again. */
-		if (!IS_ERR(folio) || PTR_ERR(folio) != -EEXIST)
-			break;
-	}
+	folio = __shmdev_get_folio(seg, index);
 	filemap_invalidate_unlock_shared(mapping);
 	return folio;
 }
@@ -149,6 +181,7 @@ static vm_fault_t shmdev_fault(struct vm_fault *vmf)
 	if (!folio)
 		return VM_FAULT_SIGBUS;
 
+	/* A PMD-sized folio is mapped by finish_fault() with one PMD. */
 	vmf->page = folio_file_page(folio, index);
 	return VM_FAULT_LOCKED;
 }
@@ -186,6 +219,89 @@ static const struct vm_operations_struct shmdev_vm_ops = {
 	.fault		= shmdev_fault,
 	.map_pages	= filemap_map_pages,
 };
+
+static const struct file_operations shmdev_seg_premap_fops;
+
+/* Was @segfile opened with SHMDEV_{CREATE,ATTACH}_PREMAP? */
+bool shmdev_file_premaps(const struct file *segfile)
+{
+	return segfile->f_op == &shmdev_seg_premap_fops;
+}
+
+/* Pages handed to vm_insert_pages() at a time. */
+#define SHMDEV_PREMAP_BATCH	64
+
+/*
+ * Maps @nr pages of the segment, from @index on, at their place in @vma,
+ * and drops the references the caller took on them.
+ */
+static int shmdev_premap_flush(struct vm_area_struct *vma, pgoff_t index,
+			       struct page **pages, unsigned long nr)
+{
+	unsigned long addr = vma->vm_start +
+			     ((index - vma->vm_pgoff) << PAGE_SHIFT);
+	unsigned long left = nr, i;
+	int err;
+
+	err = vm_insert_pages(vma, addr, pages, &left);
+	/* The page tables hold references of their own. */
+	for (i = 0; i < nr; i++)
+		put_page(pages[i]);
+	return err;
+}
+
+/*
+ * Maps every page of a new shared @vma, allocating the pages the segment
+ * lacks, so that accesses through it do not fault. Runs from ->mmap, under
+ * the mmap lock, before anything else can see the VMA. It is only an
+ * optimisation: it stops at the first error and leaves the rest to faults.
+ *
+ * The invalidate lock keeps resizing away, so no page is truncated between
+ * being found here and being mapped; truncation unmaps it later like any
+ * other. Huge folios are left to the fault path, which maps each with one
+ * PMD.
+ */
+static void shmdev_seg_premap(struct shmdev_seg *seg,
+			      struct vm_area_struct *vma)
+{
+	struct address_space *mapping = seg->inode->i_mapping;
+	struct page *pages[SHMDEV_PREMAP_BATCH];
+	pgoff_t index = vma->vm_pgoff, start = 0, end;
+	unsigned long nr = 0;
+	struct folio *folio;
+	int err = 0;
+
+	filemap_invalidate_lock_shared(mapping);
+	end = min_t(pgoff_t, vma->vm_pgoff + vma_pages(vma),
+		    shmdev_seg_pages(seg));
+	while (!err && index < end) {
+		folio = shmdev_find_folio(mapping, index);
+		if (!folio) {
+			folio = __shmdev_get_folio(seg, index);
+			if (IS_ERR_OR_NULL(folio))
+				break;
+			folio_unlock(folio);
+		}
+		if (folio_test_large(folio)) {
+			index = folio_next_index(folio);
+			folio_put(folio);
+		} else {
+			if (!nr)
+				start = index;
+			pages[nr++] = folio_page(folio, 0);
+			index++;
+		}
+		/* A batch covers consecutive pages only. */
+		if (nr && (nr == SHMDEV_PREMAP_BATCH || index != start + nr)) {
+			err = shmdev_premap_flush(vma, start, pages, nr);
+			nr = 0;
+			cond_resched();
+		}
+	}
+	if (nr)
+		shmdev_premap_flush(vma, start, pages, nr);
+	filemap_invalidate_unlock_shared(mapping);
+}
 
 /**
  * shmdev_seg_mmap - map a segment through one of its files
@@ -236,6 +352,8 @@ int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
 	vma_set_file(vma, segfile);
 	vma->vm_ops = &shmdev_vm_ops;
 	atomic_inc(&seg->nr_maps);
+	if (shared && shmdev_file_premaps(segfile))
+		shmdev_seg_premap(seg, vma);
 	return 0;
 }
 
@@ -249,7 +367,8 @@ int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
  * where a shared mapping may have written, so the new bytes read zero.
  *
  * Return: 0, -EPERM against a SHRINK or GROW seal, -ENOMEM beyond
- * max_total_bytes.
+ * max_total_bytes, -EINVAL for a huge segment and a size that is not a
+ * multiple of SHMDEV_HUGE_ALIGN.
  */
 int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 {
@@ -257,6 +376,9 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 	struct address_space *mapping = inode->i_mapping;
 	u64 old;
 	int err = 0;
+
+	if (seg->huge && !IS_ALIGNED(size, SHMDEV_HUGE_ALIGN))
+		return -EINVAL;
 
 	mutex_lock(&seg->lock);
 	old = shmdev_seg_size(seg);
@@ -363,7 +485,9 @@ static int shmdev_seg_release(struct inode *inode, struct file *segfile)
 /*
  * Segment files are never handed to user space, only to VMAs. msync()
  * reaches ->fsync, and there is nothing to write back; remap_file_pages()
- * maps the VMA's file again through ->mmap, with the same checks.
+ * maps the VMA's file again through ->mmap, with the same checks. Files
+ * that pre-map on mmap() are told apart by their operations, which are
+ * otherwise the same.
  */
 static const struct file_operations shmdev_seg_fops = {
 	.owner		= THIS_MODULE,
@@ -372,16 +496,82 @@ static const struct file_operations shmdev_seg_fops = {
 	.fsync		= noop_fsync,
 };
 
+static const struct file_operations shmdev_seg_premap_fops = {
+	.owner		= THIS_MODULE,
+	.release	= shmdev_seg_release,
+	.mmap		= shmdev_seg_mmap,
+	.fsync		= noop_fsync,
+};
+
+/**
+ * shmdev_seg_get_unmapped_area - place a new mapping of a segment
+ * @segfile:	segment file the mapping is for
+ * @file:	file mmap() was called on
+ * @addr:	hint or fixed address, as for ->get_unmapped_area
+ * @len:	length
+ * @pgoff:	offset in pages
+ * @flags:	MAP_* flags
+ *
+ * Mappings of a huge segment are aligned so that its huge pages can be
+ * mapped by PMD; others go wherever the process's default policy puts them.
+ *
+ * Return: the address or a negative errno, as ->get_unmapped_area.
+ */
+unsigned long shmdev_seg_get_unmapped_area(struct file *segfile,
+					   struct file *file,
+					   unsigned long addr,
+					   unsigned long len,
+					   unsigned long pgoff,
+					   unsigned long flags)
+{
+	if (segfile && shmdev_file_seg(segfile)->huge_order)
+		return shmdev_thp_get_unmapped_area(file, addr, len, pgoff,
+						    flags);
+	return shmdev_default_get_unmapped_area(file, addr, len, pgoff, flags);
+}
+
+/**
+ * shmdev_seg_nr_huge - count the huge folios of a segment
+ * @seg:	the segment
+ *
+ * Return: how many folios of the huge order the page cache holds.
+ */
+unsigned long shmdev_seg_nr_huge(struct shmdev_seg *seg)
+{
+	XA_STATE(xas, &seg->inode->i_mapping->i_pages, 0);
+	unsigned long nr = 0;
+	struct folio *folio;
+
+	if (!seg->huge_order)
+		return 0;
+	rcu_read_lock();
+	xas_for_each(&xas, folio, ULONG_MAX) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
+			continue;
+		if (folio_order(folio) == seg->huge_order)
+			nr++;
+		if (need_resched()) {
+			xas_pause(&xas);
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+		}
+	}
+	rcu_read_unlock();
+	return nr;
+}
+
 /**
  * shmdev_seg_open - open a new file on a segment
  * @seg:	the segment; the file takes a reference of its own
  * @rdonly:	open the file read-only
+ * @premap:	make every shared mmap() of the file map all its pages
  *
  * The file pins the module until it is released.
  *
  * Return: the file or an ERR_PTR().
  */
-struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly)
+struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
 {
 	/* /proc/PID/maps shows "/shmdev:NAME (deleted)", as memfd does. */
 	char dname[sizeof("shmdev:") + SHMDEV_NAME_MAX];
@@ -398,7 +588,8 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly)
 	ihold(seg->inode);
 	segfile = alloc_file_pseudo(seg->inode, shmdev_mnt, dname,
 				    rdonly ? O_RDONLY : O_RDWR,
-				    &shmdev_seg_fops);
+				    premap ? &shmdev_seg_premap_fops :
+					     &shmdev_seg_fops);
 	if (IS_ERR(segfile)) {
 		iput(seg->inode);
 		module_put(THIS_MODULE);
@@ -414,11 +605,14 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly)
  * @name:	validated name, empty for an anonymous segment
  * @size:	validated size in bytes
  * @mode:	validated permission bits
+ * @huge:	build it from huge folios where possible; @size is a multiple
+ *		of SHMDEV_HUGE_ALIGN
  *
  * Return: the segment with one reference held by the caller, or an
  * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes.
  */
-struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
+struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
+				  bool huge)
 {
 	struct shmdev_seg *seg;
 	struct inode *inode;
@@ -448,6 +642,12 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode)
 	inode->i_mapping->a_ops = &shmdev_aops;
 	mapping_set_unevictable(inode->i_mapping);
 	i_size_write(inode, size);
+	if (huge) {
+		seg->huge = true;
+		seg->huge_order = shmdev_huge_order();
+		if (seg->huge_order)
+			mapping_set_large_folios(inode->i_mapping);
+	}
 
 	refcount_set(&seg->refs, 1);
 	mutex_init(&seg->lock);

@@ -332,7 +332,7 @@ TEST_F(shmdev, create_unknown_flags_einval)
 	struct shmdev_create arg;
 
 	init_create(&arg, name, page_size, 0600);
-	arg.flags = ~SHMDEV_CREATE_FLAGS_MASK & 1U;
+	arg.flags = SHMDEV_CREATE_FLAGS_MASK + 1;
 	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_CREATE, &arg));
 	check_create_left_no_trace(_metadata, self, name, pages);
 }
@@ -467,7 +467,7 @@ TEST_F(shmdev, attach_unknown_flags_einval)
 	int owner;
 
 	owner = create_on_new_fd(_metadata, name, page_size, 0600);
-	init_attach(&arg, name, ~SHMDEV_ATTACH_FLAGS_MASK & (1U << 1));
+	init_attach(&arg, name, SHMDEV_ATTACH_FLAGS_MASK + 1);
 	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
 	check_attach_left_no_trace(_metadata, self, owner);
 	close(owner);

@@ -104,9 +104,12 @@ static inline int st_version(int fd, struct shmdev_version *ver)
 	return st_ioctl(fd, SHMDEV_IOC_VERSION, ver);
 }
 
-/* Creates segment @name ("" for anonymous) and binds @fd to it. */
-static inline int st_create(int fd, const char *name, uint64_t size,
-			    uint32_t mode, uint64_t *id)
+/*
+ * Creates segment @name ("" for anonymous) with SHMDEV_CREATE_* @flags and
+ * binds @fd to it.
+ */
+static inline int st_create_flags(int fd, const char *name, uint64_t size,
+				  uint32_t mode, uint32_t flags, uint64_t *id)
 {
 	struct shmdev_create arg;
 	int ret;
@@ -117,10 +120,18 @@ static inline int st_create(int fd, const char *name, uint64_t size,
 		return ret;
 	arg.size = size;
 	arg.mode = mode;
+	arg.flags = flags;
 	ret = st_ioctl(fd, SHMDEV_IOC_CREATE, &arg);
 	if (!ret && id)
 		*id = arg.id;
 	return ret;
+}
+
+/* Creates segment @name ("" for anonymous) and binds @fd to it. */
+static inline int st_create(int fd, const char *name, uint64_t size,
+			    uint32_t mode, uint64_t *id)
+{
+	return st_create_flags(fd, name, size, mode, 0, id);
 }
 
 /* Binds @fd to the existing segment @name. */

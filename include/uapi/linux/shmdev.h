@@ -21,7 +21,7 @@
 #define SHMDEV_DEVICE_PATH	"/dev/shmdev"
 
 /* Interface version reported by SHMDEV_IOC_VERSION. */
-#define SHMDEV_API_VERSION	2
+#define SHMDEV_API_VERSION	3
 
 /*
  * Segment names: 1 to SHMDEV_NAME_MAX - 1 bytes of graphic ASCII (0x21 to
@@ -39,6 +39,8 @@
 #define SHMDEV_FEAT_SETPERM	(1ULL << 5)	/* SHMDEV_IOC_SETPERM */
 #define SHMDEV_FEAT_LIST	(1ULL << 6)	/* SHMDEV_IOC_LIST */
 #define SHMDEV_FEAT_IPC_NS	(1ULL << 7)	/* names are per IPC namespace */
+#define SHMDEV_FEAT_HUGE	(1ULL << 8)	/* SHMDEV_CREATE_HUGE accepted */
+#define SHMDEV_FEAT_PREMAP	(1ULL << 9)	/* SHMDEV_{CREATE,ATTACH}_PREMAP */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -62,6 +64,10 @@
  * @max_total_bytes:	largest sum of the sizes of all segments, in bytes
  * @max_segments:	most segments that may exist at once
  * @pad2:		zero
+ * @huge_page_size:	size of the pages a SHMDEV_CREATE_HUGE segment is
+ *			built from when memory allows (2 MiB on x86-64), or 0
+ *			if this kernel cannot map them, and such segments
+ *			use base pages only
  * @reserved:		zero
  */
 struct shmdev_version {
@@ -72,11 +78,31 @@ struct shmdev_version {
 	__u64 max_total_bytes;
 	__u32 max_segments;
 	__u32 pad2;
-	__u64 reserved[3];
+	__u64 huge_page_size;
+	__u64 reserved[2];
 };
 
-/* shmdev_create.flags: none defined yet; every bit must be zero. */
-#define SHMDEV_CREATE_FLAGS_MASK	0U
+/*
+ * shmdev_create.flags
+ *
+ * HUGE: build the segment from huge pages (shmdev_version.huge_page_size),
+ * each mapped by a single page-table entry where the mapping is aligned to
+ * it. The size must be a multiple of 2 MiB (EINVAL otherwise), at CREATE
+ * and at every RESIZE. Where a huge page cannot be allocated, that part of
+ * the segment falls back to base pages; shmdev_info.nr_huge_pages tells how
+ * much of it is huge.
+ *
+ * PREMAP: every shared mmap() of this file allocates the pages of the mapped
+ * range that the segment does not hold yet and maps them all at once, so
+ * that accesses through the mapping do not page-fault. As
+ * SHMDEV_ATTACH_PREMAP.
+ */
+#define SHMDEV_CREATE_HUGE		(1U << 0)
+#define SHMDEV_CREATE_PREMAP		(1U << 1)
+#define SHMDEV_CREATE_FLAGS_MASK	(SHMDEV_CREATE_HUGE | SHMDEV_CREATE_PREMAP)
+
+/* Size granule of SHMDEV_CREATE_HUGE segments. */
+#define SHMDEV_HUGE_ALIGN		(2ULL << 20)
 
 /**
  * struct shmdev_create - SHMDEV_IOC_CREATE argument
@@ -84,7 +110,7 @@ struct shmdev_version {
  *		which lives only as long as files and mappings refer to it
  * @size:	size in bytes, 1 to shmdev_version.max_segment_size
  * @mode:	permission bits (0 to 0777) checked by SHMDEV_IOC_ATTACH
- * @flags:	zero (no flags defined yet)
+ * @flags:	SHMDEV_CREATE_* bits
  * @id:		out: identifier of the new segment, unique while the module
  *		is loaded
  * @reserved:	zero
@@ -104,7 +130,9 @@ struct shmdev_create {
 
 /* shmdev_attach.flags */
 #define SHMDEV_ATTACH_RDONLY		(1U << 0)	/* map read-only */
-#define SHMDEV_ATTACH_FLAGS_MASK	SHMDEV_ATTACH_RDONLY
+#define SHMDEV_ATTACH_PREMAP		(1U << 1)	/* as SHMDEV_CREATE_PREMAP */
+#define SHMDEV_ATTACH_FLAGS_MASK	(SHMDEV_ATTACH_RDONLY | \
+					 SHMDEV_ATTACH_PREMAP)
 
 /**
  * struct shmdev_attach - SHMDEV_IOC_ATTACH argument
@@ -149,6 +177,8 @@ struct shmdev_attach {
 #define SHMDEV_INFO_ANON	(1U << 0)	/* anonymous segment */
 #define SHMDEV_INFO_UNLINKED	(1U << 1)	/* name removed by UNLINK */
 #define SHMDEV_INFO_RDONLY	(1U << 2)	/* this file attached read-only */
+#define SHMDEV_INFO_HUGE	(1U << 3)	/* created with SHMDEV_CREATE_HUGE */
+#define SHMDEV_INFO_PREMAP	(1U << 4)	/* this file pre-maps on mmap() */
 
 /**
  * struct shmdev_info - SHMDEV_IOC_INFO result, for the file's segment
@@ -164,6 +194,8 @@ struct shmdev_attach {
  * @name:	segment name; empty for an anonymous segment
  * @seals:	SHMDEV_SEAL_* bits in force
  * @pad:	zero
+ * @nr_huge_pages: huge pages among the segment's pages; each one counts
+ *		huge_page_size / page size times in @nr_pages
  * @reserved:	zero
  */
 struct shmdev_info {
@@ -179,7 +211,8 @@ struct shmdev_info {
 	char  name[SHMDEV_NAME_MAX];
 	__u32 seals;
 	__u32 pad;
-	__u64 reserved[3];
+	__u64 nr_huge_pages;
+	__u64 reserved[2];
 };
 
 /**
