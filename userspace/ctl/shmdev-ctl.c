@@ -292,8 +292,10 @@ static void json_info(const struct shmdev_info *in, uint32_t nr_files)
 		printf("%s\"%s\"", first ? "" : ",", seal_names[i].name);
 		first = false;
 	}
-	printf("],\"unlinked\":%s}",
-	       in->flags & SHMDEV_INFO_UNLINKED ? "true" : "false");
+	printf("],\"unlinked\":%s,\"huge\":%s,\"huge_pages\":%" PRIu64 "}",
+	       in->flags & SHMDEV_INFO_UNLINKED ? "true" : "false",
+	       in->flags & SHMDEV_INFO_HUGE ? "true" : "false",
+	       (uint64_t)in->nr_huge_pages);
 }
 
 /*
@@ -367,15 +369,19 @@ static int cmd_create(int argc, char **argv)
 		ret = shmdev_version(&ver);
 		if (ret)
 			return fail("version", NULL, ret);
-#ifdef SHMDEV_FEAT_HUGE
-		if (!(ver.features & SHMDEV_FEAT_HUGE))
-#endif
-		{
+		if (!(ver.features & SHMDEV_FEAT_HUGE)) {
 			err("huge pages are not supported by this module");
 			return EXIT_FAIL;
 		}
+		if (size % SHMDEV_HUGE_ALIGN) {
+			err("a huge segment's size must be a multiple of 2M");
+			return EXIT_USAGE;
+		}
+		if (!ver.huge_page_size)
+			fprintf(stderr, "shmdev-ctl: warning: this kernel cannot map huge pages; the segment uses base pages\n");
 	}
-	fd = shmdev_create(argv[0], size, mode, 0);
+	fd = shmdev_create(argv[0], size, mode,
+			   opts.huge ? SHMDEV_CREATE_HUGE : 0);
 	if (fd < 0)
 		return fail("create", argv[0], fd);
 	close(fd);
@@ -469,6 +475,11 @@ static int cmd_info(int argc, char **argv)
 	printf("files:     %" PRIu32 "\n", files);
 	printf("mappings:  %" PRIu32 "\n", in.nr_maps);
 	printf("pages:     %" PRIu64 "\n", (uint64_t)in.nr_pages);
+	if (in.flags & SHMDEV_INFO_HUGE)
+		printf("huge:      yes, %" PRIu64 " huge pages\n",
+		       (uint64_t)in.nr_huge_pages);
+	else
+		printf("huge:      no\n");
 	format_seals(in.seals, buf, sizeof(buf));
 	printf("seals:     %s\n", buf);
 	return 0;

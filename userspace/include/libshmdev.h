@@ -47,15 +47,17 @@ int shmdev_version(struct shmdev_version *ver);
 /*
  * Creates a segment of @size bytes and permission bits @mode (0 to 0777)
  * and returns a read-write fd bound to it. A NULL or empty @name creates an
- * anonymous segment. @flags: zero (SHMDEV_CREATE_FLAGS_MASK). EEXIST if the
- * name exists.
+ * anonymous segment. @flags: SHMDEV_CREATE_HUGE (huge pages; @size a
+ * multiple of SHMDEV_HUGE_ALIGN), SHMDEV_CREATE_PREMAP (mmap() maps every
+ * page at once). EEXIST if the name exists.
  */
 int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 		  unsigned int flags);
 
 /*
  * Attaches the named segment; @flags is 0 (read-write) or
- * SHMDEV_ATTACH_RDONLY. Returns the bound fd; ENOENT, EACCES.
+ * SHMDEV_ATTACH_RDONLY, either possibly with SHMDEV_ATTACH_PREMAP.
+ * Returns the bound fd; ENOENT, EACCES.
  */
 int shmdev_attach(const char *name, unsigned int flags);
 

@@ -107,9 +107,18 @@ check mode_on_info_is_usage_error 2 "$CTL" info "$N" --mode 0600
 check seal_unknown_name_is_usage_error 2 "$CTL" seal "$N" shrink,bogus
 
 # --- create, info ---
-check_err create_huge_is_refused 1 \
-	"shmdev-ctl: huge pages are not supported by this module" \
-	"$CTL" create "$N" 64K --huge
+check_err create_huge_needs_2m_multiple 2 \
+	"shmdev-ctl: a huge segment's size must be a multiple of 2M" \
+	"$CTL" create "$N-h" 3M --huge
+check create_huge_succeeds 0 "$CTL" create "$N-h" 4M --huge
+check info_huge_succeeds 0 "$CTL" info "$N-h"
+out_has info_huge_shows_huge '^huge: *yes, 0 huge pages$'
+check info_huge_json_succeeds 0 "$CTL" --json info "$N-h"
+out_has info_huge_json_has_huge '"huge":true,"huge_pages":0}$'
+check_err resize_huge_needs_2m_multiple 1 \
+	"shmdev-ctl: resize '$N-h': Invalid argument" "$CTL" resize "$N-h" 5M
+check resize_huge_succeeds 0 "$CTL" resize "$N-h" 6M
+check rm_huge_succeeds 0 "$CTL" rm "$N-h"
 check_err info_missing_reports_attach_enoent 1 \
 	"shmdev-ctl: attach '$N': No such file or directory" "$CTL" info "$N"
 check create_succeeds 0 "$CTL" create "$N" 64K
@@ -121,6 +130,7 @@ out_has info_shows_size '^size: *65536 (64K)$'
 out_has info_shows_default_mode '^mode: *0600$'
 out_has info_shows_no_files_but_its_own '^files: *0$'
 out_has info_shows_no_seals '^seals: *-$'
+out_has info_shows_not_huge '^huge: *no$'
 check info_json_succeeds 0 "$CTL" --json info "$N"
 out_has info_json_has_fields "^{\"id\":[0-9]*,\"name\":\"$N\",\"size\":65536,\"mode\":\"0600\","
 check create_with_mode_succeeds 0 "$CTL" create "$N-m" 1M --mode 640
