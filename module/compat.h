@@ -26,11 +26,23 @@ static inline void shmdev_vm_flags_clear(struct vm_area_struct *vma,
 {
 	vm_flags_clear(vma, flags);
 }
+
+static inline void shmdev_vm_flags_set(struct vm_area_struct *vma,
+				       vm_flags_t flags)
+{
+	vm_flags_set(vma, flags);
+}
 #else
 static inline void shmdev_vm_flags_clear(struct vm_area_struct *vma,
 					 vm_flags_t flags)
 {
 	vma->vm_flags &= ~flags;
+}
+
+static inline void shmdev_vm_flags_set(struct vm_area_struct *vma,
+				       vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
 }
 #endif
 

@@ -258,8 +258,11 @@ static int shmdev_premap_flush(struct vm_area_struct *vma, pgoff_t index,
  *
  * The invalidate lock keeps resizing away, so no page is truncated between
  * being found here and being mapped; truncation unmaps it later like any
- * other. Huge folios are left to the fault path, which maps each with one
- * PMD.
+ * other.
+ *
+ * A huge segment's pages are only allocated here: the fault path maps each
+ * huge folio with one PMD, which a VM_MIXEDMAP VMA must not have (the core
+ * mm takes such PMDs for special mappings without page references).
  */
 static void shmdev_seg_premap(struct shmdev_seg *seg,
 			      struct vm_area_struct *vma)
@@ -271,6 +274,13 @@ static void shmdev_seg_premap(struct shmdev_seg *seg,
 	struct folio *folio;
 	int err = 0;
 
+	/*
+	 * vm_insert_pages() would set this itself, taking the VMA's lock
+	 * for writing; take it here, outside the invalidate lock, which
+	 * faults take inside the VMA's lock.
+	 */
+	if (!seg->huge)
+		shmdev_vm_flags_set(vma, VM_MIXEDMAP);
 	filemap_invalidate_lock_shared(mapping);
 	end = min_t(pgoff_t, vma->vm_pgoff + vma_pages(vma),
 		    shmdev_seg_pages(seg));
@@ -282,7 +292,7 @@ static void shmdev_seg_premap(struct shmdev_seg *seg,
 				break;
 			folio_unlock(folio);
 		}
-		if (folio_test_large(folio)) {
+		if (seg->huge) {
 			index = folio_next_index(folio);
 			folio_put(folio);
 		} else {

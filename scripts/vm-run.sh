@@ -3,7 +3,7 @@
 #
 # vm-run.sh - run a shell script inside a QEMU VM with shmdev loaded.
 #
-# Usage: vm-run.sh [-k KVER] [-a SRC[:DEST]]... [-v] SCRIPT
+# Usage: vm-run.sh [-k KVER | -d] [-a SRC[:DEST]]... [-v] SCRIPT
 #
 # Builds the module for one kernel (default: the first of the matrix, Debian
 # bookworm's 6.1 line, or the first of $KERNELS), boots it as vm-check.sh
@@ -13,6 +13,8 @@
 # (1001) exist for su.
 #
 #   -k KVER          kernel version to boot (e.g. 6.12.117+deb12-amd64)
+#   -d               boot the debug kernel of vm-check.sh's debug lane (KASAN,
+#                    lockdep, kmemleak), building it first if it is not cached
 #   -a SRC[:DEST]    also put file or directory SRC at DEST in the VM
 #                    (default /opt/<name>); executables bring their shared
 #                    libraries along
@@ -25,6 +27,10 @@ set -euo pipefail
 PROG=vm-run
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# The debug kernel only with -d, and its build packages only then.
+SHMDEV_DEBUG_KERNEL=0
+# shellcheck source=SCRIPTDIR/lib-debug.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-debug.sh"
 
 usage() {
 	sed -n '3,/^set -e/{/^set -e/d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}" >&2
@@ -32,12 +38,17 @@ usage() {
 }
 
 main() {
-	local kver='' verbose=0 opt script work kind text status=''
+	local kver='' verbose=0 debug=0 opt script work kind text status=''
 	local extras=() dmesg=() problems=()
 
-	while getopts 'k:a:vh' opt; do
+	while getopts 'k:da:vh' opt; do
 		case $opt in
 		k) kver=$OPTARG ;;
+		d)
+			debug=1
+			SHMDEV_DEBUG_KERNEL=1
+			RIG_EXTRA_PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}")
+			;;
 		a) extras+=("$OPTARG") ;;
 		v) verbose=1 ;;
 		*) usage ;;
@@ -59,6 +70,12 @@ main() {
 
 	prepare_host
 	kver=${KVERS[0]}
+	if ((debug)); then
+		phase_begin "debug kernel"
+		debug_kernel_prepare || die "the debug kernel could not be built"
+		phase_end
+		kver=${DEBUG_KVERS[0]:?SHMDEV_DEBUG_KERNEL is 0}
+	fi
 	log "kernel: $kver"
 
 	if [[ -f $SELFTESTS_DIR/Makefile ]]; then
