@@ -10,8 +10,9 @@
  * no-op, so nothing ever writes them back) and the mapping is unevictable,
  * which keeps reclaim and drop_caches away from them.
  *
- * A read fault maps the pages around it that are already in the page cache
- * (fault-around, filemap_map_pages()). A segment created with
+ * A read fault maps all the pages around it that are already in the page
+ * cache, as far as the page table reaches (fault-around, see
+ * shmdev_map_pages()). A segment created with
  * SHMDEV_CREATE_HUGE takes PMD-sized folios, which the core mm maps with a
  * single PMD where the mapping is aligned (the device's get_unmapped_area
  * sees to that); where one cannot be allocated, that part of the segment
@@ -186,6 +187,28 @@ static vm_fault_t shmdev_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * Fault-around. The core mm asks for the fault_around_bytes (64 KiB) around
+ * a read fault, a window sized for files whose neighbouring pages may need
+ * I/O. A segment's pages are all in memory, so map what the page table of
+ * the fault spans, within the VMA: a process reading a populated segment
+ * takes one fault per 2 MiB instead of one per 64 KiB. filemap_map_pages()
+ * maps only uptodate pages below the segment's end, under the page-table
+ * lock, as it does for the core mm's window.
+ */
+static vm_fault_t shmdev_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+				   pgoff_t end_pgoff)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long table = vmf->address & PMD_MASK;
+	unsigned long start = max(table, vma->vm_start);
+	unsigned long end = min(table + PMD_SIZE, vma->vm_end);
+
+	start_pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+	end_pgoff = vma->vm_pgoff + ((end - vma->vm_start) >> PAGE_SHIFT) - 1;
+	return filemap_map_pages(vmf, start_pgoff, end_pgoff);
+}
+
 /* Shared mappings that may become writable, counted for SEAL_WRITE. */
 static bool shmdev_vma_maywrite(const struct vm_area_struct *vma)
 {
@@ -217,7 +240,7 @@ static const struct vm_operations_struct shmdev_vm_ops = {
 	.open		= shmdev_vm_open,
 	.close		= shmdev_vm_close,
 	.fault		= shmdev_fault,
-	.map_pages	= filemap_map_pages,
+	.map_pages	= shmdev_map_pages,
 };
 
 static const struct file_operations shmdev_seg_premap_fops;

@@ -22,8 +22,8 @@
 #include "shmdev_test_util.h"
 
 #define MIB			(1024 * 1024ULL)
-/* The kernel's default fault_around_bytes. */
-#define FAULT_AROUND_BYTES	(64 * 1024)
+/* What one read fault maps: the reach of a page table. */
+#define PAGE_TABLE_SPAN		(2 * MIB)
 
 static long minflt(void)
 {
@@ -127,7 +127,7 @@ TEST_F(shmdev, version_reports_huge_and_premap)
 
 /* Fault-around */
 
-TEST_F(shmdev, fault_around_read_maps_16_pages_per_fault)
+TEST_F(shmdev, fault_around_read_maps_a_page_table_per_fault)
 {
 	const size_t len = 4 * MIB;
 	const char *name = new_name(self);
@@ -146,8 +146,11 @@ TEST_F(shmdev, fault_around_read_maps_16_pages_per_fault)
 	EXPECT_EQ(-1, check_pages(p, len, SEED_A, 0));
 	faults = minflt() - before;
 	TH_LOG("%zu pages read with %ld faults", len / page_size, faults);
-	/* Some of the windows may start mid-way: allow a few more. */
-	EXPECT_LE(faults, (long)(len / FAULT_AROUND_BYTES) + 4);
+	/*
+	 * The mapping may straddle one more page table than it fills, and
+	 * the test itself may fault once (its stack, say).
+	 */
+	EXPECT_LE(faults, (long)(len / PAGE_TABLE_SPAN) + 2);
 	EXPECT_LE(1, faults);
 	munmap(p, len);
 	close(fd);
