@@ -115,8 +115,12 @@ struct shmdev_scope {
 
 /* Serialises the name table, the scopes and the binding of device files. */
 static DEFINE_MUTEX(shmdev_lock);
-/* Named segments, hashed by scope and name; shmdev_lock. */
-static DEFINE_HASHTABLE(shmdev_names, 10);
+/*
+ * Named segments, hashed by scope and name; shmdev_lock. 4096 buckets keep
+ * the chains short up to max_segments' default; a lookup compares full
+ * hashes before names.
+ */
+static DEFINE_HASHTABLE(shmdev_names, 12);
 /* Every struct shmdev_scope; shmdev_lock. */
 static LIST_HEAD(shmdev_scopes);
 
@@ -215,12 +219,14 @@ static struct shmdev_seg *shmdev_lookup(const char *name)
 {
 	struct shmdev_scope *scope = shmdev_current_scope();
 	struct shmdev_seg *seg;
+	u32 hash;
 
 	if (!scope)
 		return NULL;
-	hash_for_each_possible(shmdev_names, seg, node,
-			       shmdev_name_hash(scope, name))
-		if (seg->scope == scope && !strcmp(seg->name, name))
+	hash = shmdev_name_hash(scope, name);
+	hash_for_each_possible(shmdev_names, seg, node, hash)
+		if (seg->name_hash == hash && seg->scope == scope &&
+		    !strcmp(seg->name, name))
 			return seg;
 	return NULL;
 }
@@ -230,7 +236,8 @@ static void shmdev_link_locked(struct shmdev_scope *scope,
 {
 	lockdep_assert_held(&shmdev_lock);
 	seg->scope = scope;
-	hash_add(shmdev_names, &seg->node, shmdev_name_hash(scope, seg->name));
+	seg->name_hash = shmdev_name_hash(scope, seg->name);
+	hash_add(shmdev_names, &seg->node, seg->name_hash);
 	/* Ids only grow: the list stays sorted. */
 	list_add_tail(&seg->scope_node, &scope->segs);
 	WRITE_ONCE(seg->linked, true);

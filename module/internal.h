@@ -24,6 +24,7 @@ struct shmdev_scope;
  * @scope_node:	entry in @scope's segment list, in id order; shmdev_lock
  * @scope:	names of the IPC namespace the segment is named in, while
  *		linked; shmdev_lock
+ * @name_hash:	hash of @scope and @name, while linked; shmdev_lock
  * @linked:	the name table holds a reference; shmdev_lock, read locklessly
  * @refs:	the name table's reference and one per segment file
  * @inode:	inode on the shmdev pseudo filesystem whose page cache holds
@@ -54,6 +55,7 @@ struct shmdev_seg {
 	struct hlist_node	node;
 	struct list_head	scope_node;
 	struct shmdev_scope	*scope;
+	u32			name_hash;
 	bool			linked;
 	refcount_t		refs;
 	struct inode		*inode;
