@@ -15,6 +15,7 @@
  * unlinks its segments and lets the namespace go.
  */
 
+#include <linux/anon_inodes.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/file.h>
@@ -44,7 +45,8 @@
 			 SHMDEV_FEAT_RDONLY | SHMDEV_FEAT_RESIZE | \
 			 SHMDEV_FEAT_SEALS | SHMDEV_FEAT_SETPERM | \
 			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS | \
-			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP)
+			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
+			 SHMDEV_FEAT_NEWFD)
 
 /* How often the reaper looks for dead IPC namespaces. */
 #define SHMDEV_REAP_INTERVAL	HZ
@@ -407,6 +409,43 @@ err_free_scope:
 	return PTR_ERR(segfile);
 }
 
+static const struct file_operations shmdev_fops;
+
+/*
+ * SHMDEV_{CREATE,ATTACH}_NEWFD: a new, unbound file on the device and a
+ * descriptor for it, which shmdev_install_new_file() installs once the
+ * ioctl has bound the file.
+ */
+static int shmdev_open_new_file(struct file **filep, int *fdp)
+{
+	struct file *file;
+	int fd;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	file = anon_inode_getfile("[shmdev]", &shmdev_fops, NULL, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		return PTR_ERR(file);
+	}
+	*filep = file;
+	*fdp = fd;
+	return 0;
+}
+
+/* Returns the new descriptor, or @err after dropping file and descriptor. */
+static long shmdev_install_new_file(struct file *file, int fd, int err)
+{
+	if (err) {
+		fput(file);
+		put_unused_fd(fd);
+		return err;
+	}
+	fd_install(fd, file);
+	return fd;
+}
+
 /* Size limits shared by CREATE and RESIZE. */
 static int shmdev_check_size(u64 size)
 {
@@ -421,7 +460,7 @@ static long shmdev_ioc_create(struct file *file,
 			      struct shmdev_create __user *uarg)
 {
 	struct shmdev_create arg;
-	int ret;
+	int ret, fd = -1;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
@@ -442,13 +481,20 @@ static long shmdev_ioc_create(struct file *file,
 	/* Fail before creating anything if the result cannot be returned. */
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
+	if (arg.flags & SHMDEV_CREATE_NEWFD) {
+		ret = shmdev_open_new_file(&file, &fd);
+		if (ret)
+			return ret;
+	}
 
 	mutex_lock(&shmdev_lock);
 	ret = shmdev_create_locked(file, &arg, &arg.id);
 	mutex_unlock(&shmdev_lock);
-	if (ret)
-		return ret;
-	return put_user(arg.id, &uarg->id);
+	if (!ret)
+		ret = put_user(arg.id, &uarg->id);
+	if (fd >= 0)
+		return shmdev_install_new_file(file, fd, ret);
+	return ret;
 }
 
 static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
@@ -480,7 +526,7 @@ static long shmdev_ioc_attach(struct file *file,
 			      struct shmdev_attach __user *uarg)
 {
 	struct shmdev_attach arg;
-	int ret;
+	int ret, fd = -1;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
@@ -492,13 +538,20 @@ static long shmdev_ioc_attach(struct file *file,
 		return ret;
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
+	if (arg.flags & SHMDEV_ATTACH_NEWFD) {
+		ret = shmdev_open_new_file(&file, &fd);
+		if (ret)
+			return ret;
+	}
 
 	mutex_lock(&shmdev_lock);
 	ret = shmdev_attach_locked(file, &arg);
 	mutex_unlock(&shmdev_lock);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
+		ret = -EFAULT;
+	if (fd >= 0)
+		return shmdev_install_new_file(file, fd, ret);
+	return ret;
 }
 
 /* Describes @seg as seen from the caller's user namespace. */

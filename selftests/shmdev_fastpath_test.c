@@ -8,12 +8,15 @@
  * ordinary one.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -536,6 +539,133 @@ TEST_F(shmdev, huge_readonly_attach_cannot_write)
 	munmap(q, len);
 	munmap(p, len);
 	close(fd);
+}
+
+/* New descriptors (SHMDEV_*_NEWFD) */
+
+/* Descriptors open in this process. */
+static int nr_fds(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* opendir()'s own */
+}
+
+TEST_F(shmdev, newfd_create_and_attach_return_bound_descriptors)
+{
+	const size_t len = 64 * 1024;
+	const char *name = new_name(self);
+	struct shmdev_create carg;
+	struct shmdev_attach aarg;
+	struct shmdev_info info;
+	int fd, fd2, flags;
+	uint8_t *p, *q;
+
+	init_create(&carg, name, len, 0600);
+	carg.flags = SHMDEV_CREATE_NEWFD;
+	fd = ioctl(self->fd, SHMDEV_IOC_CREATE, &carg);
+	ASSERT_LE(0, fd) TH_LOG("CREATE: %s", strerror(errno));
+	EXPECT_NE(self->fd, fd);
+	EXPECT_NE(0U, carg.id);
+	flags = fcntl(fd, F_GETFD);
+	EXPECT_TRUE(flags >= 0 && (flags & FD_CLOEXEC));
+	/* The file the ioctl was called on is still unbound. */
+	EXPECT_EQ(-ENODEV, st_info(self->fd, &info));
+
+	ASSERT_EQ(0, st_info(fd, &info));
+	EXPECT_STREQ(name, info.name);
+	EXPECT_EQ(carg.id, info.id);
+	EXPECT_EQ(1U, info.nr_files);
+	p = map_fd(fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	ASSERT_NE(NULL, p);
+	write_pages(p, len, SEED_A);
+
+	init_attach(&aarg, name, SHMDEV_ATTACH_RDONLY | SHMDEV_ATTACH_NEWFD);
+	fd2 = ioctl(self->fd, SHMDEV_IOC_ATTACH, &aarg);
+	ASSERT_LE(0, fd2) TH_LOG("ATTACH: %s", strerror(errno));
+	EXPECT_EQ(carg.id, aarg.id);
+	EXPECT_EQ(len, aarg.size);
+	ASSERT_EQ(0, st_info(fd2, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_RDONLY);
+	EXPECT_EQ(2U, info.nr_files);
+	EXPECT_EQ(NULL, map_fd(fd2, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0));
+	q = map_fd(fd2, len, PROT_READ, MAP_SHARED, 0);
+	ASSERT_NE(NULL, q);
+	EXPECT_EQ(-1, check_pages(q, len, SEED_A, 0));
+	munmap(q, len);
+	munmap(p, len);
+	close(fd2);
+	close(fd);
+
+	/* And the first file can still be bound by CREATE or ATTACH. */
+	EXPECT_EQ(0, st_attach(self->fd, name, 0, NULL, NULL));
+}
+
+TEST_F(shmdev, newfd_failures_leave_no_descriptor)
+{
+	const char *name = new_name(self);
+	struct shmdev_create carg;
+	struct shmdev_attach aarg;
+	int before, owner;
+
+	owner = create_on_new_fd(_metadata, name, page_size, 0600);
+	before = nr_fds();
+	ASSERT_LT(0, before);
+
+	init_create(&carg, name, page_size, 0600);
+	carg.flags = SHMDEV_CREATE_NEWFD;
+	EXPECT_EQ(-1, ioctl(self->fd, SHMDEV_IOC_CREATE, &carg));
+	EXPECT_EQ(EEXIST, errno);
+	carg.flags |= SHMDEV_CREATE_HUGE;
+	EXPECT_EQ(-1, ioctl(self->fd, SHMDEV_IOC_CREATE, &carg));
+	EXPECT_EQ(EINVAL, errno);
+
+	init_attach(&aarg, "no-such-segment-here", SHMDEV_ATTACH_NEWFD);
+	EXPECT_EQ(-1, ioctl(self->fd, SHMDEV_IOC_ATTACH, &aarg));
+	EXPECT_EQ(ENOENT, errno);
+	init_attach(&aarg, name, SHMDEV_ATTACH_NEWFD);
+	EXPECT_EQ(-1, ioctl(self->fd, SHMDEV_IOC_ATTACH, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	EXPECT_EQ(before, nr_fds());
+	/* Unbound still. */
+	EXPECT_EQ(0, st_attach(self->fd, name, 0, NULL, NULL));
+	close(owner);
+}
+
+TEST_F(shmdev, newfd_anonymous_segment_lives_with_its_descriptor)
+{
+	const size_t len = 256 * 1024;
+	struct shmdev_create carg;
+	struct shmdev_info info;
+	uint64_t base;
+	uint8_t *p;
+	int fd;
+
+	base = module_pages();
+	init_create(&carg, "", len, 0600);
+	carg.flags = SHMDEV_CREATE_NEWFD;
+	fd = ioctl(self->fd, SHMDEV_IOC_CREATE, &carg);
+	ASSERT_LE(0, fd);
+	p = map_fd(fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	ASSERT_NE(NULL, p);
+	write_pages(p, len, SEED_B);
+	ASSERT_EQ(0, st_info(fd, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_ANON);
+	EXPECT_EQ(len / page_size, info.nr_pages);
+	/* The mapping keeps it after the descriptor goes, and no longer. */
+	close(fd);
+	EXPECT_EQ(-1, check_pages(p, len, SEED_B, 0));
+	munmap(p, len);
+	EXPECT_EQ(base, settle_pages(base));
 }
 
 int main(int argc, char **argv)

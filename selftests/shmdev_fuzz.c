@@ -509,6 +509,9 @@ static void do_ioctl(struct thread *t)
 	stat_inc(ST_IOCTL);
 	ret = ioctl(fd, cmd, ptr);
 	err = ret < 0 ? errno : 0;
+	/* CREATE and ATTACH with NEWFD: a new descriptor, not ours to keep. */
+	if (ret > 0)
+		close(ret);
 
 	if (!err) {
 		stat_inc(ST_IOCTL_OK);

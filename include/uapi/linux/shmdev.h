@@ -41,6 +41,7 @@
 #define SHMDEV_FEAT_IPC_NS	(1ULL << 7)	/* names are per IPC namespace */
 #define SHMDEV_FEAT_HUGE	(1ULL << 8)	/* SHMDEV_CREATE_HUGE accepted */
 #define SHMDEV_FEAT_PREMAP	(1ULL << 9)	/* SHMDEV_{CREATE,ATTACH}_PREMAP */
+#define SHMDEV_FEAT_NEWFD	(1ULL << 10)	/* SHMDEV_{CREATE,ATTACH}_NEWFD */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -96,10 +97,18 @@ struct shmdev_version {
  * range that the segment does not hold yet and maps them all at once, so
  * that accesses through the mapping do not page-fault. As
  * SHMDEV_ATTACH_PREMAP.
+ *
+ * NEWFD: bind a new file instead of this one, which is left as it was, and
+ * return its descriptor (close-on-exec) as the ioctl's result: one open of
+ * /dev/shmdev serves any number of segments, each then costing one system
+ * call, as memfd_create() does. As SHMDEV_ATTACH_NEWFD.
  */
 #define SHMDEV_CREATE_HUGE		(1U << 0)
 #define SHMDEV_CREATE_PREMAP		(1U << 1)
-#define SHMDEV_CREATE_FLAGS_MASK	(SHMDEV_CREATE_HUGE | SHMDEV_CREATE_PREMAP)
+#define SHMDEV_CREATE_NEWFD		(1U << 2)
+#define SHMDEV_CREATE_FLAGS_MASK	(SHMDEV_CREATE_HUGE | \
+					 SHMDEV_CREATE_PREMAP | \
+					 SHMDEV_CREATE_NEWFD)
 
 /* Size granule of SHMDEV_CREATE_HUGE segments. */
 #define SHMDEV_HUGE_ALIGN		(2ULL << 20)
@@ -116,8 +125,9 @@ struct shmdev_version {
  * @reserved:	zero
  *
  * Fails with EEXIST if a segment of that name exists in the caller's IPC
- * namespace, EBUSY if the file is already bound, and with the errors of the
- * limits above.
+ * namespace, EBUSY if the file is already bound (unless NEWFD), and with
+ * the errors of the limits above. Returns 0, or with NEWFD the new file
+ * descriptor.
  */
 struct shmdev_create {
 	char  name[SHMDEV_NAME_MAX];
@@ -131,8 +141,10 @@ struct shmdev_create {
 /* shmdev_attach.flags */
 #define SHMDEV_ATTACH_RDONLY		(1U << 0)	/* map read-only */
 #define SHMDEV_ATTACH_PREMAP		(1U << 1)	/* as SHMDEV_CREATE_PREMAP */
+#define SHMDEV_ATTACH_NEWFD		(1U << 2)	/* as SHMDEV_CREATE_NEWFD */
 #define SHMDEV_ATTACH_FLAGS_MASK	(SHMDEV_ATTACH_RDONLY | \
-					 SHMDEV_ATTACH_PREMAP)
+					 SHMDEV_ATTACH_PREMAP | \
+					 SHMDEV_ATTACH_NEWFD)
 
 /**
  * struct shmdev_attach - SHMDEV_IOC_ATTACH argument
@@ -144,7 +156,8 @@ struct shmdev_create {
  * @reserved:	zero
  *
  * Read-write attach needs read and write permission, read-only attach read
- * permission (EACCES otherwise). ENOENT if no segment has that name.
+ * permission (EACCES otherwise). ENOENT if no segment has that name. Returns
+ * 0, or with SHMDEV_ATTACH_NEWFD the new file descriptor.
  */
 struct shmdev_attach {
 	char  name[SHMDEV_NAME_MAX];
