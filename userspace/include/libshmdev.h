@@ -62,6 +62,16 @@ int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 int shmdev_attach(const char *name, unsigned int flags);
 
 /*
+ * As shmdev_create() and shmdev_attach(), through @devfd, a /dev/shmdev
+ * descriptor the caller keeps open (from shmdev_open_device()), which is
+ * left as it was: each call returns a new descriptor (close-on-exec) bound
+ * to the segment, at the cost of one system call (SHMDEV_*_NEWFD).
+ */
+int shmdev_create_at(int devfd, const char *name, uint64_t size,
+		     unsigned int mode, unsigned int flags);
+int shmdev_attach_at(int devfd, const char *name, unsigned int flags);
+
+/*
  * Attaches @name read-write, creating it with @size and @mode if it does not
  * exist, and retrying if it is removed in between. *@created (if not NULL)
  * tells whether this call created it. An existing segment keeps its size.

@@ -14,7 +14,10 @@
 
 #include "libshmdev.h"
 
-/* ioctl() that retries on EINTR; 0 or -errno. */
+/*
+ * ioctl() that retries on EINTR; its result (0, or a new fd for the NEWFD
+ * flags) or -errno.
+ */
 static inline int seg_ioctl(int fd, unsigned long cmd, void *arg)
 {
 	int ret;
@@ -22,7 +25,7 @@ static inline int seg_ioctl(int fd, unsigned long cmd, void *arg)
 	do {
 		ret = ioctl(fd, cmd, arg);
 	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
+	return ret < 0 ? -errno : ret;
 }
 
 /* close() that keeps errno, for error paths. */

@@ -118,6 +118,9 @@ int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 {
 	int fd;
 
+	/* The new file would be lost: shmdev_create_at() is for that. */
+	if (flags & SHMDEV_CREATE_NEWFD)
+		return -EINVAL;
 	/* An anonymous segment has no name to check. */
 	fd = name && name[0] ? open_for_name(name) : shmdev_open_device();
 	if (fd < 0)
@@ -127,11 +130,25 @@ int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 
 int shmdev_attach(const char *name, unsigned int flags)
 {
-	int fd = open_for_name(name);
+	int fd;
 
+	if (flags & SHMDEV_ATTACH_NEWFD)
+		return -EINVAL;
+	fd = open_for_name(name);
 	if (fd < 0)
 		return fd;
 	return bound_fd(fd, do_attach(fd, name, flags));
+}
+
+int shmdev_create_at(int devfd, const char *name, uint64_t size,
+		     unsigned int mode, unsigned int flags)
+{
+	return do_create(devfd, name, size, mode, flags | SHMDEV_CREATE_NEWFD);
+}
+
+int shmdev_attach_at(int devfd, const char *name, unsigned int flags)
+{
+	return do_attach(devfd, name, flags | SHMDEV_ATTACH_NEWFD);
 }
 
 int shmdev_open_or_create(const char *name, uint64_t size, unsigned int mode,

@@ -519,6 +519,52 @@ TEST_F(seg, failed_calls_leak_no_fd)
 	close(fd);
 }
 
+TEST_F(seg, create_at_and_attach_at_leave_devfd_unbound)
+{
+	const char *name = new_name(self, "at");
+	struct shmdev_info info;
+	int dev, fd, fd2, before, pfd[2];
+	size_t len;
+	char *p, *q;
+
+	NEED_FEATURE(SHMDEV_FEAT_NEWFD);
+	dev = shmdev_open_device();
+	ASSERT_LE(0, dev);
+	fd = shmdev_create_at(dev, name, 2 * ps, 0600, 0);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(-fd));
+	EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(-ENODEV, shmdev_info(dev, &info));
+	p = map_shared_rw(_metadata, fd, &len);
+	strcpy(p, "through one device file");
+
+	fd2 = shmdev_attach_at(dev, name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, fd2) TH_LOG("%s", strerror(-fd2));
+	ASSERT_EQ(0, shmdev_info(fd2, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_RDONLY);
+	EXPECT_EQ(2, info.nr_files);
+	q = shmdev_map(fd2, PROT_READ, MAP_SHARED, &len);
+	ASSERT_NE(NULL, q);
+	EXPECT_STREQ("through one device file", q);
+
+	/* Failures return no descriptor; the library's own calls refuse NEWFD. */
+	ASSERT_EQ(0, pipe(pfd));
+	before = count_fds();
+	EXPECT_EQ(-EEXIST, shmdev_create_at(dev, name, ps, 0600, 0));
+	EXPECT_EQ(-ENOENT, shmdev_attach_at(dev, "libt-no-such-name", 0));
+	EXPECT_EQ(-ENOTTY, shmdev_create_at(pfd[0], NULL, ps, 0600, 0));
+	EXPECT_EQ(-EINVAL, shmdev_create(NULL, ps, 0600, SHMDEV_CREATE_NEWFD));
+	EXPECT_EQ(-EINVAL, shmdev_attach(name, SHMDEV_ATTACH_NEWFD));
+	EXPECT_EQ(before, count_fds());
+
+	close(pfd[0]);
+	close(pfd[1]);
+	shmdev_unmap(q, len);
+	shmdev_unmap(p, len);
+	close(fd2);
+	close(fd);
+	close(dev);
+}
+
 TEST_F(seg, attach_missing_name_fails_with_enoent)
 {
 	EXPECT_EQ(-ENOENT, shmdev_attach(new_name(self, "none"), 0));
