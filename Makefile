@@ -2,7 +2,8 @@
 #
 # shmdev: `make` builds the module for KDIR (the running kernel by default),
 # `make check` runs every test in QEMU on the kernel matrix, `make demo`
-# runs the examples (a message ring, a robust-mutex table, fd passing). See README.md.
+# runs the examples (a message ring, a robust-mutex table, fd passing), `make
+# bench` the benchmarks (QEMU, each kernel of the matrix). See README.md.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(shell pwd)
@@ -10,7 +11,7 @@ PWD := $(shell pwd)
 # The one version of module, library, tool, dkms.conf and Debian packages.
 VERSION := $(strip $(shell cat '$(PWD)/VERSION'))
 
-.PHONY: all modules clean check demo examples selftests help
+.PHONY: all modules clean check demo examples selftests bench help
 
 all: modules
 
@@ -48,6 +49,13 @@ endif
 check:
 	scripts/vm-check.sh
 
+# make bench: shmdev_bench in QEMU on each kernel of the matrix, a report
+# against the baselines in bench/results/ (which it then updates).
+# BENCH_FLAGS passes options to scripts/bench.sh: -q (quick), -r N (rounds),
+# -n (keep the baselines), -b PATH (another baseline).
+bench:
+	scripts/bench.sh $(BENCH_FLAGS)
+
 help:
 	@echo "make [KDIR=...]   build module/shmdev.ko"
 	@echo "make install      module (for KDIR), library, headers, shmdev-ctl, udev rule,"
@@ -60,6 +68,8 @@ help:
 	@echo "make pkg-check    DKMS, install, package and udev tests (TAP)"
 	@echo "make check        run all tests in QEMU on Debian's 6.1 and 6.12 kernels"
 	@echo "make demo         the examples: a message ring, a robust-mutex table, fd passing (in QEMU; HOST=1 on this kernel)"
+	@echo "make bench        benchmarks against memfd, shm_open, SysV, pipes in QEMU on both kernels, report"
+	@echo "                  into build/bench/, new baselines in bench/results/ [BENCH_FLAGS='-q -r N -n']"
 
 # ---------------------------------------------------------------------------
 # Installation. PREFIX and DESTDIR apply to the library and the tool (see
