@@ -401,6 +401,9 @@ LIBTESTS_DIR=$SHMDEV_ROOT/userspace/libtests
 LIBTESTS_OUT=$SHMDEV_BUILD/libtests
 HOSTTESTS_DIR=$SHMDEV_ROOT/userspace/tests
 HOSTTESTS_OUT=$SHMDEV_BUILD/hosttests
+# The benchmark program, which vm-check.sh also runs briefly (a smoke test).
+BENCHPROG_DIR=$SHMDEV_ROOT/userspace/bench
+BENCHPROG_OUT=$SHMDEV_BUILD/benchprog
 
 # build_programs NAME DIR OUT [VAR=VALUE...]: make -C DIR OUTPUT=OUT; a
 # failure or any warning ends the run.
@@ -441,6 +444,13 @@ build_libtests() {
 	[[ -x $LIBTESTS_OUT/libshmdev_test && -f $LIBTESTS_OUT/run.sh ]] ||
 		die "libtests build produced no $LIBTESTS_OUT/libshmdev_test"
 	log "built library tests in $LIBTESTS_OUT"
+}
+
+build_benchprog() {
+	build_programs bench "$BENCHPROG_DIR" "$BENCHPROG_OUT"
+	[[ -x $BENCHPROG_OUT/shmdev_bench ]] ||
+		die "bench build produced no $BENCHPROG_OUT/shmdev_bench"
+	log "built the benchmark program in $BENCHPROG_OUT"
 }
 
 # The ring and sync tests, static, for the VM (run there on shmdev).

@@ -32,7 +32,7 @@ PROG=vm-check
 . "$SHMDEV_SCRIPTS/lib-debug.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo stress fuzz lifecycle rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo bench stress fuzz lifecycle rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -69,7 +69,8 @@ test_kernel() {
 		"$EXAMPLES_OUT/fdpass-demo:/opt/fdpass-demo" \
 		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
 		"$LIBTESTS_OUT:/libtests" \
-		"$HOSTTESTS_OUT/vm:/ringsync"
+		"$HOSTTESTS_OUT/vm:/ringsync" \
+		"$BENCHPROG_OUT/shmdev_bench:/opt/shmdev_bench"
 
 	while read -r kind text; do
 		case $kind in
@@ -149,6 +150,7 @@ main() {
 	build_examples
 	build_libtests
 	build_ringsync
+	build_benchprog
 	phase_end
 
 	phase_begin "ring and sync tests on the host"

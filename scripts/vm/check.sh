@@ -62,6 +62,48 @@ echo "# shmdev-vm: the demo"
 demo
 status demo $?
 
+# make bench's program, briefly (quick sizes, one round): each record it
+# prints is a TAP test, failed if it is an error record, and the program
+# must exit 0. The figures mean nothing here; make bench measures.
+bench_smoke() {
+	local n=0 fail=0 rc=0 line what err
+
+	echo "TAP version 13"
+	/opt/shmdev_bench --quick --rounds 1 populate attach lifecycle \
+		>/tmp/bench.jsonl 2>/tmp/bench.err || rc=$?
+	while read -r line; do
+		case $line in
+		*'"bench":"meta"'*) continue ;;
+		esac
+		n=$((n + 1))
+		what=$(printf '%s\n' "$line" | sed -n \
+			's/^{"bench":"\([^"]*\)","variant":"\([^"]*\)","peer":"\([^"]*\)".*/\1_\2_\3/p')
+		case $line in
+		*'"error":'*)
+			err=$(printf '%s\n' "$line" | sed -n 's/.*"error":"\([^"]*\)".*/\1/p')
+			echo "not ok $n - bench_${what:-record} # $err"
+			fail=$((fail + 1))
+			;;
+		*) echo "ok $n - bench_${what:-record}" ;;
+		esac
+	done </tmp/bench.jsonl
+	n=$((n + 1))
+	if [ "$rc" -eq 0 ] && [ "$n" -gt 1 ]; then
+		echo "ok $n - bench_program_exits_0_with_records"
+	else
+		sed 's/^/# /' /tmp/bench.err | tail -n 20
+		echo "not ok $n - bench_program_exits_0_with_records # status $rc"
+		fail=$((fail + 1))
+	fi
+	echo "1..$n"
+	echo "# Totals: pass:$((n - fail)) fail:$fail xfail:0 xpass:0 skip:0 error:0"
+	[ "$fail" -eq 0 ]
+}
+
+echo "# shmdev-vm: benchmark program smoke test"
+bench_smoke
+status bench $?
+
 # Stress, fuzzing, lifecycle and exhaustion (issue 6); durations and
 # debug-kernel scaling in vm/knobs.sh. Before the rig tests, which end
 # with the module unloaded.
