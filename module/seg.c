@@ -455,22 +455,23 @@ out_unlock:
 }
 
 /*
- * Is a page of @seg pinned for DMA (FOLL_PIN: O_DIRECT, io_uring fixed
- * buffers, RDMA)? Such a pin may still write after the last writable
- * mapping is gone.
+ * Calls @fn on each folio of @seg's page cache, under RCU and without a
+ * reference, until it returns true; returns whether one did.
  */
-static bool shmdev_seg_pinned(struct shmdev_seg *seg)
+static bool shmdev_seg_any_folio(struct shmdev_seg *seg,
+				 bool (*fn)(struct folio *folio, void *arg),
+				 void *arg)
 {
 	XA_STATE(xas, &seg->inode->i_mapping->i_pages, 0);
 	struct folio *folio;
-	bool pinned = false;
+	bool found = false;
 
 	rcu_read_lock();
 	xas_for_each(&xas, folio, ULONG_MAX) {
 		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			continue;
-		if (folio_maybe_dma_pinned(folio)) {
-			pinned = true;
+		if (fn(folio, arg)) {
+			found = true;
 			break;
 		}
 		if (need_resched()) {
@@ -481,7 +482,22 @@ static bool shmdev_seg_pinned(struct shmdev_seg *seg)
 		}
 	}
 	rcu_read_unlock();
-	return pinned;
+	return found;
+}
+
+static bool shmdev_folio_pinned(struct folio *folio, void *arg)
+{
+	return folio_maybe_dma_pinned(folio);
+}
+
+/*
+ * Is a page of @seg pinned for DMA (FOLL_PIN: O_DIRECT, io_uring fixed
+ * buffers, RDMA)? Such a pin may still write after the last writable
+ * mapping is gone.
+ */
+static bool shmdev_seg_pinned(struct shmdev_seg *seg)
+{
+	return shmdev_seg_any_folio(seg, shmdev_folio_pinned, NULL);
 }
 
 /**
@@ -563,6 +579,20 @@ unsigned long shmdev_seg_get_unmapped_area(struct file *segfile,
 	return shmdev_default_get_unmapped_area(file, addr, len, pgoff, flags);
 }
 
+struct shmdev_huge_count {
+	unsigned int order;
+	unsigned long nr;
+};
+
+static bool shmdev_folio_count_huge(struct folio *folio, void *arg)
+{
+	struct shmdev_huge_count *count = arg;
+
+	if (folio_order(folio) == count->order)
+		count->nr++;
+	return false;
+}
+
 /**
  * shmdev_seg_nr_huge - count the huge folios of a segment
  * @seg:	the segment
@@ -571,27 +601,12 @@ unsigned long shmdev_seg_get_unmapped_area(struct file *segfile,
  */
 unsigned long shmdev_seg_nr_huge(struct shmdev_seg *seg)
 {
-	XA_STATE(xas, &seg->inode->i_mapping->i_pages, 0);
-	unsigned long nr = 0;
-	struct folio *folio;
+	struct shmdev_huge_count count = { .order = seg->huge_order };
 
 	if (!seg->huge_order)
 		return 0;
-	rcu_read_lock();
-	xas_for_each(&xas, folio, ULONG_MAX) {
-		if (xas_retry(&xas, folio) || xa_is_value(folio))
-			continue;
-		if (folio_order(folio) == seg->huge_order)
-			nr++;
-		if (need_resched()) {
-			xas_pause(&xas);
-			rcu_read_unlock();
-			cond_resched();
-			rcu_read_lock();
-		}
-	}
-	rcu_read_unlock();
-	return nr;
+	shmdev_seg_any_folio(seg, shmdev_folio_count_huge, &count);
+	return count.nr;
 }
 
 /**

@@ -109,7 +109,7 @@ print(bad)
 # $BENCH_OUT/KVER/results.jsonl. Returns 1 if the run failed (results may
 # still be there, partial).
 bench_kernel() {
-	local kver=$1 args=$2 work results kind text status='' bad
+	local kver=$1 args=$2 work results status='' bad
 	local problems=() dmesg=()
 
 	work=$BENCH_OUT/$kver
@@ -120,13 +120,10 @@ bench_kernel() {
 	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/bench.sh" \
 		"$BENCH_BIN:/opt/$BENCH_PROG" "$work/bench.env:/etc/shmdev-bench.env"
 
-	while read -r kind text; do
-		case $kind in
-		STATUS) [[ $text != payload\ * ]] || status=${text#payload } ;;
-		PROBLEM) problems+=("$text") ;;
-		DMESG) dmesg+=("$text") ;;
-		esac
-	done < <(parse_console "$work/console.log" "$VM_NONCE" "")
+	read_payload_findings "$work/console.log" "$VM_NONCE"
+	status=$VM_PAYLOAD_STATUS
+	problems=("${VM_PROBLEMS[@]}")
+	dmesg=("${VM_DMESG[@]}")
 
 	bad=$(extract_results "$work/console.log" "$VM_NONCE" "$results")
 	if ((bad)); then
@@ -153,8 +150,7 @@ bench_kernel() {
 	fi
 	if ((VM_STATUS != 0)) || ! grep -q "SHMDEV-VM-END $VM_NONCE" "$work/console.log"; then
 		echo "the last lines of the console log:"
-		tail -n 30 "$work/console.log" | tr -d '\r' |
-			sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/^/  | /'
+		console_tail "$work/console.log"
 	elif ((${#problems[@]})); then
 		echo "the last lines the payload printed (not results):"
 		console_output "$work/console.log" "$VM_NONCE" |

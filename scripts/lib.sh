@@ -716,6 +716,35 @@ prepare_host() {
 	phase_end
 }
 
+# read_payload_findings LOG NONCE: what parse_console found in the console
+# log of a boot that ran one payload without sections: its exit status
+# (VM_PAYLOAD_STATUS, empty if it did not finish), problems (VM_PROBLEMS)
+# and offending kernel log lines (VM_DMESG).
+VM_PAYLOAD_STATUS=''
+VM_PROBLEMS=()
+VM_DMESG=()
+# shellcheck disable=SC2034 # read by the scripts that source this file
+read_payload_findings() {
+	local kind text
+
+	VM_PAYLOAD_STATUS=''
+	VM_PROBLEMS=()
+	VM_DMESG=()
+	while read -r kind text; do
+		case $kind in
+		STATUS) [[ $text != payload\ * ]] || VM_PAYLOAD_STATUS=${text#payload } ;;
+		PROBLEM) VM_PROBLEMS+=("$text") ;;
+		DMESG) VM_DMESG+=("$text") ;;
+		esac
+	done < <(parse_console "$1" "$2" "")
+}
+
+# console_tail LOG: the last lines of a console log, without terminal
+# escapes and indented, to show why a boot went wrong.
+console_tail() {
+	tail -n 30 "$1" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/^/  | /'
+}
+
 # run_vm KVER WORKDIR PAYLOAD [EXTRA...]: initramfs and boot, each a phase.
 # Sets VM_NONCE and VM_STATUS (QEMU's exit status, 124 for a timeout).
 run_vm() {

@@ -100,8 +100,7 @@ test_kernel() {
 	fi
 	if ((VM_STATUS != 0)) || ! grep -q "SHMDEV-VM-END $VM_NONCE" "$work/console.log"; then
 		echo "the last lines of the console log:"
-		tail -n 30 "$work/console.log" | tr -d '\r' |
-			sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/^/  | /'
+		console_tail "$work/console.log"
 	fi
 	echo "console log: $work/console.log"
 	count_kernel "$(kernel_label "$kver")" "$pass" "$fail" "$skip"

@@ -38,7 +38,7 @@ usage() {
 }
 
 main() {
-	local kver='' verbose=0 debug=0 opt script work kind text status=''
+	local kver='' verbose=0 debug=0 opt script work status=''
 	local extras=() dmesg=() problems=()
 
 	while getopts 'k:da:vh' opt; do
@@ -97,13 +97,10 @@ main() {
 		console_output "$work/console.log" "$VM_NONCE"
 	fi
 
-	while read -r kind text; do
-		case $kind in
-		STATUS) [[ $text != payload\ * ]] || status=${text#payload } ;;
-		PROBLEM) problems+=("$text") ;;
-		DMESG) dmesg+=("$text") ;;
-		esac
-	done < <(parse_console "$work/console.log" "$VM_NONCE" "")
+	read_payload_findings "$work/console.log" "$VM_NONCE"
+	status=$VM_PAYLOAD_STATUS
+	problems=("${VM_PROBLEMS[@]}")
+	dmesg=("${VM_DMESG[@]}")
 
 	phase_report
 	if ((${#dmesg[@]})); then

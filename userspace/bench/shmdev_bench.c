@@ -2415,6 +2415,25 @@ static __noreturn void pingpong_child(struct xport *x, struct child_res *r,
 	_exit(0);
 }
 
+/*
+ * The two pipes between the parent and a ring worker: @up carries the
+ * worker's ready byte, @down the parent's go or done (its end of file).
+ */
+static int worker_pipes(int up[2], int down[2])
+{
+	int ret;
+
+	if (pipe2(up, O_CLOEXEC))
+		return -errno;
+	if (pipe2(down, O_CLOEXEC)) {
+		ret = -errno;
+		close(up[0]);
+		close(up[1]);
+		return ret;
+	}
+	return 0;
+}
+
 /* Waits for the worker's ready byte; -EPIPE if it died first. */
 static int wait_ready(int fd)
 {
@@ -2462,16 +2481,9 @@ static int run_pingpong(struct bcase *c, struct sample *s)
 	ret = xp_setup(&x, c->xtype, c->kind, c->spin, c->size, RING_PP_CAP);
 	if (ret)
 		goto err_buf;
-	if (pipe2(ready, O_CLOEXEC)) {
-		ret = -errno;
+	ret = worker_pipes(ready, done);
+	if (ret)
 		goto err_xp;
-	}
-	if (pipe2(done, O_CLOEXEC)) {
-		ret = -errno;
-		close(ready[0]);
-		close(ready[1]);
-		goto err_xp;
-	}
 	child_res_reset(r);
 	timer_arm();
 	pid = spawn();
@@ -2576,16 +2588,9 @@ static int run_stream(struct bcase *c, struct sample *s)
 		free(buf);
 		return bc_fail(c, ret, "setup");
 	}
-	if (pipe2(ready, O_CLOEXEC)) {
-		ret = -errno;
+	ret = worker_pipes(ready, go);
+	if (ret)
 		goto err_xp;
-	}
-	if (pipe2(go, O_CLOEXEC)) {
-		ret = -errno;
-		close(ready[0]);
-		close(ready[1]);
-		goto err_xp;
-	}
 	child_res_reset(r);
 	timer_arm();
 	pid = spawn();
