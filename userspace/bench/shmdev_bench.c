@@ -2465,10 +2465,39 @@ static void worker_abort(struct bcase *c, pid_t pid,
 	kill(pid, SIGKILL);
 }
 
+/*
+ * The end of a ring case whose measured loop ended with @ret: end of file
+ * on @down stops the worker, both sides' figures go to @s, and everything
+ * the case set up is released. 0, or -1 with the failure recorded.
+ */
+static int worker_finish(struct bcase *c, struct sample *s, struct meter *m,
+			 pid_t pid, int ret, int up, int down, struct xport *x,
+			 void *buf, const char *stage)
+{
+	struct child_res *r = &cres[0];
+	int rret;
+
+	close(down);
+	worker_abort(c, pid, r, ret, stage);
+	rret = reap(c, pid, r);
+	meter_collect(m);
+	timer_disarm();
+	close(up);
+	xp_destroy(x);
+	free(buf);
+	if (ret && !c->failed)
+		bc_fail(c, ret, stage);
+	if (ret || rret)
+		return -1;
+	*s = m->acc;
+	s->minflt += r->minflt;
+	return 0;
+}
+
 static int run_pingpong(struct bcase *c, struct sample *s)
 {
 	struct child_res *r = &cres[0];
-	int ready[2], done[2], ret, rret;
+	int ready[2], done[2], ret;
 	struct meter m;
 	struct xport x;
 	void *buf;
@@ -2511,21 +2540,8 @@ static int run_pingpong(struct bcase *c, struct sample *s)
 	for (i = 1; !ret && i <= c->ops; i++)
 		ret = pp_exchange(&x, buf, c->size, i);
 	meter_halt(&m);
-	close(done[1]);
-	worker_abort(c, pid, r, ret, "exchange");
-	rret = reap(c, pid, r);
-	meter_collect(&m);
-	timer_disarm();
-	close(ready[0]);
-	xp_destroy(&x);
-	free(buf);
-	if (ret && !c->failed)
-		bc_fail(c, ret, "exchange");
-	if (ret || rret)
-		return -1;
-	*s = m.acc;
-	s->minflt += r->minflt;
-	return 0;
+	return worker_finish(c, s, &m, pid, ret, ready[0], done[1], &x, buf,
+			     "exchange");
 err_xp:
 	xp_destroy(&x);
 err_buf:
@@ -2572,7 +2588,7 @@ static __noreturn void stream_child(struct xport *x, struct child_res *r,
 static int run_stream(struct bcase *c, struct sample *s)
 {
 	struct child_res *r = &cres[0];
-	int ready[2], go[2], ret, rret;
+	int ready[2], go[2], ret;
 	struct meter m;
 	uint64_t i;
 	struct xport x;
@@ -2624,20 +2640,9 @@ static int run_stream(struct bcase *c, struct sample *s)
 			ret = -EBADMSG;
 	}
 	meter_halt(&m);
-	close(go[1]);
-	worker_abort(c, pid, r, ret, "receive");
-	rret = reap(c, pid, r);
-	meter_collect(&m);
-	timer_disarm();
-	close(ready[0]);
-	xp_destroy(&x);
-	free(buf);
-	if (ret && !c->failed)
-		bc_fail(c, ret, "receive");
-	if (ret || rret)
+	if (worker_finish(c, s, &m, pid, ret, ready[0], go[1], &x, buf,
+			  "receive"))
 		return -1;
-	*s = m.acc;
-	s->minflt += r->minflt;
 	xround(c, "\"bytes_per_s\":%.0f",
 	       (double)c->size * 1e9 / (double)(s->ns ? s->ns : 1));
 	return 0;
