@@ -2476,6 +2476,113 @@ TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
 	EXPECT_EQ(pages, settle_pages(pages));
 }
 
+struct huge_child_arg {
+	int go_fd;
+	int close_fd;
+	const char *name;
+	size_t len;
+};
+
+/* Waits to be moved into the group, then writes every page of @name. */
+static int huge_memcg_child(void *data)
+{
+	struct huge_child_arg *a = data;
+	struct rlimit no_core = { 0, 0 };
+	volatile uint8_t *p;
+	size_t off;
+	char c;
+	int fd;
+
+	close(a->close_fd);
+	setrlimit(RLIMIT_CORE, &no_core);
+	CHILD_CHECK(read(a->go_fd, &c, 1) == 0);
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
+	p = map_fd(fd, a->len, PROT_READ | PROT_WRITE, MAP_SHARED);
+	CHILD_CHECK(p != MAP_FAILED);
+	for (off = 0; off < a->len; off += page_size)
+		p[off] = 1;
+	return 0;
+}
+
+/*
+ * A huge segment whose huge pages the memory cgroup cannot pay for falls
+ * back to base pages, until those cannot be paid for either: the segment
+ * then holds both kinds, INFO tells them apart, and resizing over the
+ * mixed range and reading it back work.
+ */
+TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
+{
+	const long long max = 12 << 20;
+	const char *name = new_name(self);
+	struct huge_child_arg arg = { .name = name, .len = 32 << 20 };
+	struct shmdev_version ver;
+	struct shmdev_info info;
+	int go[2], ret, status = -1;
+	uint64_t huge_pages, base;
+	const char *reason;
+	struct memcg cg;
+	char pidbuf[32];
+	size_t off, written = 0;
+	uint8_t *p;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to set up a memory cgroup");
+	ASSERT_EQ(0, st_version(self->fd, &ver));
+	if (!ver.huge_page_size)
+		SKIP(return, "this kernel cannot map huge pages");
+	ASSERT_EQ(0, st_create_flags(self->fd, name, arg.len, 0600,
+				     SHMDEV_CREATE_HUGE, NULL));
+	reason = memcg_setup(&cg, max);
+	if (reason) {
+		memcg_cleanup(&cg);
+		SKIP(return, "%s", reason);
+	}
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	arg.go_fd = go[0];
+	arg.close_fd = go[1];
+	pid = spawn_child(NULL, huge_memcg_child, &arg);
+	close(go[0]);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	ret = pid > 0 ? cg_write(cg.dir, "cgroup.procs", pidbuf) : -ECHILD;
+	EXPECT_EQ(0, ret) TH_LOG("cannot move the child: %s", strerror(-ret));
+	if (ret && pid > 0)
+		kill(pid, SIGKILL);
+	close(go[1]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	memcg_cleanup(&cg);
+
+	/* It ran out of memory part-way, with SIGBUS, not the OOM killer. */
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		TH_LOG("child status 0x%x", status);
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	huge_pages = info.nr_huge_pages * (ver.huge_page_size / page_size);
+	base = info.nr_pages - huge_pages;
+	TH_LOG("%llu huge pages, %llu base pages",
+	       (unsigned long long)info.nr_huge_pages,
+	       (unsigned long long)base);
+	EXPECT_LT(0U, info.nr_huge_pages);
+	EXPECT_LT(0U, base);
+	EXPECT_GE((uint64_t)max / page_size, info.nr_pages);
+
+	/* What the child wrote is there, huge and base pages alike. */
+	p = map_fd(self->fd, arg.len, PROT_READ | PROT_WRITE, MAP_SHARED);
+	ASSERT_NE(MAP_FAILED, p);
+	for (off = 0; off < arg.len && p[off] == 1; off += page_size)
+		written++;
+	EXPECT_LE(info.nr_pages - 1, written);
+	/* Shrinking over the mixed range and growing back reads zeroes. */
+	ASSERT_EQ(0, st_resize(self->fd, ver.huge_page_size));
+	ASSERT_EQ(0, st_resize(self->fd, arg.len));
+	EXPECT_EQ(1, p[0]);
+	EXPECT_EQ(0, p[ver.huge_page_size]);
+	EXPECT_EQ(0, p[arg.len - page_size]);
+	munmap(p, arg.len);
+}
+
 /* Information leaks */
 
 TEST_F(shmdev, create_and_attach_outputs_fully_initialised)
