@@ -318,6 +318,7 @@ static void shmdev_seg_premap(struct shmdev_seg *seg,
 		if (seg->huge) {
 			index = folio_next_index(folio);
 			folio_put(folio);
+			cond_resched();
 		} else {
 			if (!nr)
 				start = index;
