@@ -760,6 +760,19 @@ run_vm() {
 	phase_begin "boot and test in QEMU ($kver)"
 	log "console log: $work/console.log (timeout $(kernel_vm_timeout "$kver") s)"
 	boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
+	# A kernel that dies before /init prints its first line has run none
+	# of our code (the module is loaded after that line): TCG has been
+	# seen to trip over the kernel's own text patching while it boots.
+	# Boot once more, and keep the log of the failed boot.
+	if ((VM_STATUS != 124)) &&
+		! grep -q "SHMDEV-VM-BEGIN $VM_NONCE" "$work/console.log"; then
+		mv "$work/console.log" "$work/console.log.boot-failure"
+		log "the kernel died before /init started" \
+			"($work/console.log.boot-failure); booting again"
+		VM_NONCE=$(new_nonce)
+		VM_STATUS=0
+		boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
+	fi
 	phase_end
 	if ((VM_STATUS == 124)); then
 		log "QEMU timed out after $(kernel_vm_timeout "$kver") s"
