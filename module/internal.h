@@ -16,6 +16,8 @@
 
 #include <linux/shmdev.h>
 
+#include "compat.h"
+
 struct shmdev_scope;
 
 /**
@@ -42,8 +44,6 @@ struct shmdev_scope;
  * @nr_writable: shared VMAs that may write (VM_MAYWRITE); atomic,
  *		raised from 0 only under @lock
  * @huge:	created with SHMDEV_CREATE_HUGE; constant
- * @huge_order:	order of the folios it tries first, 0 if not huge or the
- *		kernel cannot map huge folios; constant
  * @name:	NUL-terminated name, empty if anonymous; constant
  *
  * A segment lives while the name table or a segment file refers to it.
@@ -70,7 +70,6 @@ struct shmdev_seg {
 	atomic_t		nr_maps;
 	atomic_t		nr_writable;
 	bool			huge;
-	unsigned int		huge_order;
 	char			name[SHMDEV_NAME_MAX];
 };
 
@@ -105,6 +104,15 @@ int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals);
 static inline struct shmdev_seg *shmdev_file_seg(struct file *segfile)
 {
 	return segfile->private_data;
+}
+
+/*
+ * Order of the folios a fault tries first: PMD-sized for a huge segment on
+ * a kernel that can map them, else 0.
+ */
+static inline unsigned int shmdev_seg_huge_order(const struct shmdev_seg *seg)
+{
+	return seg->huge ? shmdev_huge_order() : 0;
 }
 
 /* The segment's size in bytes is its inode's i_size. */

@@ -116,7 +116,7 @@ static struct folio *shmdev_add_folio(struct address_space *mapping,
 static struct folio *__shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
 {
 	struct address_space *mapping = seg->inode->i_mapping;
-	unsigned int order = seg->huge_order;
+	unsigned int order = shmdev_seg_huge_order(seg);
 	struct folio *folio;
 
 	for (;;) {
@@ -292,7 +292,7 @@ static void shmdev_seg_premap(struct shmdev_seg *seg,
 {
 	struct address_space *mapping = seg->inode->i_mapping;
 	struct page *pages[SHMDEV_PREMAP_BATCH];
-	pgoff_t index = vma->vm_pgoff, start = 0, end;
+	pgoff_t index = vma->vm_pgoff, end;
 	unsigned long nr = 0;
 	struct folio *folio;
 	int err = 0;
@@ -318,22 +318,20 @@ static void shmdev_seg_premap(struct shmdev_seg *seg,
 		if (seg->huge) {
 			index = folio_next_index(folio);
 			folio_put(folio);
-			cond_resched();
 		} else {
-			if (!nr)
-				start = index;
+			/* Base pages only: a batch is consecutive pages. */
 			pages[nr++] = folio_page(folio, 0);
 			index++;
-		}
-		/* A batch covers consecutive pages only. */
-		if (nr && (nr == SHMDEV_PREMAP_BATCH || index != start + nr)) {
-			err = shmdev_premap_flush(vma, start, pages, nr);
+			if (nr < SHMDEV_PREMAP_BATCH && index < end)
+				continue;
+			err = shmdev_premap_flush(vma, index - nr, pages, nr);
 			nr = 0;
-			cond_resched();
 		}
+		cond_resched();
 	}
+	/* What an allocation failure left unmapped. */
 	if (nr)
-		shmdev_premap_flush(vma, start, pages, nr);
+		shmdev_premap_flush(vma, index - nr, pages, nr);
 	filemap_invalidate_unlock_shared(mapping);
 }
 
@@ -574,7 +572,7 @@ unsigned long shmdev_seg_get_unmapped_area(struct file *segfile,
 					   unsigned long pgoff,
 					   unsigned long flags)
 {
-	if (segfile && shmdev_file_seg(segfile)->huge_order)
+	if (segfile && shmdev_seg_huge_order(shmdev_file_seg(segfile)))
 		return shmdev_thp_get_unmapped_area(file, addr, len, pgoff,
 						    flags);
 	return shmdev_default_get_unmapped_area(file, addr, len, pgoff, flags);
@@ -602,9 +600,11 @@ static bool shmdev_folio_count_huge(struct folio *folio, void *arg)
  */
 unsigned long shmdev_seg_nr_huge(struct shmdev_seg *seg)
 {
-	struct shmdev_huge_count count = { .order = seg->huge_order };
+	struct shmdev_huge_count count = {
+		.order = shmdev_seg_huge_order(seg),
+	};
 
-	if (!seg->huge_order)
+	if (!count.order)
 		return 0;
 	shmdev_seg_any_folio(seg, shmdev_folio_count_huge, &count);
 	return count.nr;
@@ -693,8 +693,7 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	i_size_write(inode, size);
 	if (huge) {
 		seg->huge = true;
-		seg->huge_order = shmdev_huge_order();
-		if (seg->huge_order)
+		if (shmdev_seg_huge_order(seg))
 			mapping_set_large_folios(inode->i_mapping);
 	}
 
