@@ -140,15 +140,9 @@ bench_kernel() {
 
 	echo
 	echo "=== $kver: $(grep -c -v '"bench": *"meta"' "$results" || true) records in $results"
-	if ((${#problems[@]})); then
-		echo "problems:"
-		printf '  %s\n' "${problems[@]}"
-	fi
-	if ((${#dmesg[@]})); then
-		echo "offending kernel log lines:"
-		printf '  %s\n' "${dmesg[@]}"
-	fi
-	if ((VM_STATUS != 0)) || ! grep -q "SHMDEV-VM-END $VM_NONCE" "$work/console.log"; then
+	print_list "problems:" "${problems[@]}"
+	print_list "offending kernel log lines:" "${dmesg[@]}"
+	if vm_unfinished "$work/console.log"; then
 		echo "the last lines of the console log:"
 		console_tail "$work/console.log"
 	elif ((${#problems[@]})); then

@@ -739,6 +739,21 @@ read_payload_findings() {
 	done < <(parse_console "$1" "$2" "")
 }
 
+# print_list HEADING ITEM...: the heading and the items, indented; nothing
+# when there are no items.
+print_list() {
+	(($# > 1)) || return 0
+	echo "$1"
+	shift
+	printf '  %s\n' "$@"
+}
+
+# vm_unfinished LOG: the last boot (run_vm) failed or did not reach the end
+# of its payload.
+vm_unfinished() {
+	((VM_STATUS != 0)) || ! grep -q "SHMDEV-VM-END $VM_NONCE" "$1"
+}
+
 # console_tail LOG: the last lines of a console log, without terminal
 # escapes and indented, to show why a boot went wrong.
 console_tail() {

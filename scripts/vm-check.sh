@@ -86,19 +86,10 @@ test_kernel() {
 	echo
 	echo "=== $(kernel_label "$kver"): $pass passed, $fail failed, $skip skipped"
 	printf '  %s\n' "${sections[@]}"
-	if ((${#failed[@]})); then
-		echo "failing tests:"
-		printf '  %s\n' "${failed[@]}"
-	fi
-	if ((${#problems[@]})); then
-		echo "problems:"
-		printf '  %s\n' "${problems[@]}"
-	fi
-	if ((${#dmesg[@]})); then
-		echo "offending kernel log lines:"
-		printf '  %s\n' "${dmesg[@]}"
-	fi
-	if ((VM_STATUS != 0)) || ! grep -q "SHMDEV-VM-END $VM_NONCE" "$work/console.log"; then
+	print_list "failing tests:" "${failed[@]}"
+	print_list "problems:" "${problems[@]}"
+	print_list "offending kernel log lines:" "${dmesg[@]}"
+	if vm_unfinished "$work/console.log"; then
 		echo "the last lines of the console log:"
 		console_tail "$work/console.log"
 	fi

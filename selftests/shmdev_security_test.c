@@ -2375,10 +2375,11 @@ static const char *memcg_setup(struct memcg *cg, long long max)
 struct memcg_child_arg {
 	int go_fd;
 	int close_fd;
+	const char *name;	/* a segment to attach, or NULL: create one */
 	size_t len;
 };
 
-/* Waits to be moved into the group, then fills a big segment. */
+/* Waits to be moved into the group, then writes every page of a segment. */
 static int memcg_child(void *data)
 {
 	struct memcg_child_arg *a = data;
@@ -2393,7 +2394,10 @@ static int memcg_child(void *data)
 	CHILD_CHECK(read(a->go_fd, &c, 1) == 0);
 	fd = st_open();
 	CHILD_CHECK(fd >= 0);
-	CHILD_CHECK_EQ(0, st_create(fd, "", a->len, 0600, NULL));
+	if (a->name)
+		CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
+	else
+		CHILD_CHECK_EQ(0, st_create(fd, "", a->len, 0600, NULL));
 	p = map_fd(fd, a->len, PROT_READ | PROT_WRITE, MAP_SHARED);
 	CHILD_CHECK(p != MAP_FAILED);
 	for (off = 0; off < a->len; off += page_size)
@@ -2402,16 +2406,44 @@ static int memcg_child(void *data)
 	return 0;
 }
 
+/*
+ * Starts memcg_child() and moves it into @cg before it allocates anything.
+ * Its pid, or -1.
+ */
+static pid_t memcg_spawn(struct __test_metadata *_metadata, struct memcg *cg,
+			 struct memcg_child_arg *arg)
+{
+	char pidbuf[32];
+	int go[2], ret;
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC)) {
+		EXPECT_EQ(0, -errno);
+		return -1;
+	}
+	arg->go_fd = go[0];
+	arg->close_fd = go[1];
+	pid = spawn_child(NULL, memcg_child, arg);
+	close(go[0]);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	ret = pid > 0 ? cg_write(cg->dir, "cgroup.procs", pidbuf) : -ECHILD;
+	EXPECT_EQ(0, ret) TH_LOG("cannot move the child: %s", strerror(-ret));
+	if (ret && pid > 0)
+		kill(pid, SIGKILL);
+	/* End of file on the pipe: the child goes on. */
+	close(go[1]);
+	return pid;
+}
+
 TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
 {
 	const long long max = 16 << 20;
 	struct memcg_child_arg arg = { .len = 64 << 20 };
 	long long current, peak = 0, oom, oom_kill, max_events;
 	uint64_t pages = module_pages(), now, seg_peak = 0;
-	int go[2], ret, status = -1;
+	int status = -1;
 	const char *reason;
 	struct memcg cg;
-	char pidbuf[32];
 	pid_t pid;
 
 	if (geteuid() != 0)
@@ -2421,17 +2453,7 @@ TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
 		memcg_cleanup(&cg);
 		SKIP(return, "%s", reason);
 	}
-	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
-	arg.go_fd = go[0];
-	arg.close_fd = go[1];
-	pid = spawn_child(NULL, memcg_child, &arg);
-	close(go[0]);
-	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-	ret = pid > 0 ? cg_write(cg.dir, "cgroup.procs", pidbuf) : -ECHILD;
-	EXPECT_EQ(0, ret) TH_LOG("cannot move the child: %s", strerror(-ret));
-	if (ret && pid > 0)
-		kill(pid, SIGKILL);
-	close(go[1]);
+	pid = memcg_spawn(_metadata, &cg, &arg);
 	/* Watch the usage while the child runs. */
 	while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
 		current = cg_value(cg.dir, "memory.current");
@@ -2476,36 +2498,6 @@ TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
 	EXPECT_EQ(pages, settle_pages(pages));
 }
 
-struct huge_child_arg {
-	int go_fd;
-	int close_fd;
-	const char *name;
-	size_t len;
-};
-
-/* Waits to be moved into the group, then writes every page of @name. */
-static int huge_memcg_child(void *data)
-{
-	struct huge_child_arg *a = data;
-	struct rlimit no_core = { 0, 0 };
-	volatile uint8_t *p;
-	size_t off;
-	char c;
-	int fd;
-
-	close(a->close_fd);
-	setrlimit(RLIMIT_CORE, &no_core);
-	CHILD_CHECK(read(a->go_fd, &c, 1) == 0);
-	fd = st_open();
-	CHILD_CHECK(fd >= 0);
-	CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
-	p = map_fd(fd, a->len, PROT_READ | PROT_WRITE, MAP_SHARED);
-	CHILD_CHECK(p != MAP_FAILED);
-	for (off = 0; off < a->len; off += page_size)
-		p[off] = 1;
-	return 0;
-}
-
 /*
  * A huge segment whose huge pages the memory cgroup cannot pay for falls
  * back to base pages, until those cannot be paid for either: the segment
@@ -2516,14 +2508,13 @@ TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
 {
 	const long long max = 12 << 20;
 	const char *name = new_name(self);
-	struct huge_child_arg arg = { .name = name, .len = 32 << 20 };
+	struct memcg_child_arg arg = { .name = name, .len = 32 << 20 };
 	struct shmdev_version ver;
 	struct shmdev_info info;
-	int go[2], ret, status = -1;
+	int status = -1;
 	uint64_t huge_pages, base;
 	const char *reason;
 	struct memcg cg;
-	char pidbuf[32];
 	size_t off, written = 0;
 	uint8_t *p;
 	pid_t pid;
@@ -2540,17 +2531,7 @@ TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
 		memcg_cleanup(&cg);
 		SKIP(return, "%s", reason);
 	}
-	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
-	arg.go_fd = go[0];
-	arg.close_fd = go[1];
-	pid = spawn_child(NULL, huge_memcg_child, &arg);
-	close(go[0]);
-	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-	ret = pid > 0 ? cg_write(cg.dir, "cgroup.procs", pidbuf) : -ECHILD;
-	EXPECT_EQ(0, ret) TH_LOG("cannot move the child: %s", strerror(-ret));
-	if (ret && pid > 0)
-		kill(pid, SIGKILL);
-	close(go[1]);
+	pid = memcg_spawn(_metadata, &cg, &arg);
 	if (pid > 0)
 		waitpid(pid, &status, 0);
 	memcg_cleanup(&cg);

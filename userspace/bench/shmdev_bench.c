@@ -1676,6 +1676,22 @@ static void bench_attach(void)
 
 /* lifecycle: create, map, touch a page, unmap, destroy; many times */
 
+/* One cycle's use of the object behind @fd: map a page, write, unmap. */
+static int lc_touch(int fd, uint32_t val, const char **stage)
+{
+	void *p;
+	int ret;
+
+	*stage = "map";
+	p = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*stage = "touch";
+	ret = poke(p, val);
+	munmap(p, page_size);
+	return ret;
+}
+
 /*
  * With @dev >= 0, every segment is created through that one open device
  * file (SHMDEV_CREATE_NEWFD, shmdev_create_at()): one system call instead
@@ -1686,7 +1702,6 @@ static int lc_shmdev(uint64_t n, const char *name, int dev,
 {
 	struct shmdev_unlink ul;
 	uint64_t i;
-	void *p;
 	int fd, ret;
 
 	memset(&ul, 0, sizeof(ul));
@@ -1700,16 +1715,7 @@ static int lc_shmdev(uint64_t n, const char *name, int dev,
 			fd = shmdev_create(name, page_size, 0600, 0);
 		if (fd < 0)
 			return fd;
-		*stage = "map";
-		p = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fd, 0);
-		if (p == MAP_FAILED) {
-			ret = -errno;
-			goto err_close;
-		}
-		*stage = "touch";
-		ret = poke(p, (uint32_t)i);
-		munmap(p, page_size);
+		ret = lc_touch(fd, (uint32_t)i, stage);
 		if (ret)
 			goto err_close;
 		/* The name goes through the file in hand: no extra open. */
@@ -1729,7 +1735,6 @@ err_close:
 static int lc_fd(uint64_t n, const char *name, const char **stage)
 {
 	uint64_t i;
-	void *p;
 	int fd, ret;
 
 	for (i = 0; i < n; i++) {
@@ -1744,16 +1749,7 @@ static int lc_fd(uint64_t n, const char *name, const char **stage)
 			ret = -errno;
 			goto err_close;
 		}
-		*stage = "map";
-		p = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fd, 0);
-		if (p == MAP_FAILED) {
-			ret = -errno;
-			goto err_close;
-		}
-		*stage = "touch";
-		ret = poke(p, (uint32_t)i);
-		munmap(p, page_size);
+		ret = lc_touch(fd, (uint32_t)i, stage);
 		if (ret)
 			goto err_close;
 		close(fd);
