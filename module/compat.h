@@ -15,6 +15,7 @@
 #include <linux/pagemap.h>
 #include <linux/proc_ns.h>
 #include <linux/sched/mm.h>
+#include <linux/workqueue.h>
 
 /*
  * vm_flags became read-only behind vm_flags_set()/vm_flags_clear() in 6.3;
@@ -83,15 +84,18 @@ static inline unsigned int shmdev_huge_order(void)
 
 /*
  * The process's default placement of a new mapping: a method of the mm up
- * to 6.8, mm_get_unmapped_area() from 6.9 on; module/Kbuild defines
- * SHMDEV_HAVE_MM_GET_UNMAPPED_AREA when the headers have the latter.
+ * to 6.8, mm_get_unmapped_area(mm, ...) from 6.9 and mm_get_unmapped_area()
+ * of the current mm, without the mm argument, from 7.2 on. module/Kbuild
+ * tells the two prototypes apart by their first parameter.
  */
 static inline unsigned long
 shmdev_default_get_unmapped_area(struct file *file, unsigned long addr,
 				 unsigned long len, unsigned long pgoff,
 				 unsigned long flags)
 {
-#ifdef SHMDEV_HAVE_MM_GET_UNMAPPED_AREA
+#if defined(SHMDEV_HAVE_MM_GET_UNMAPPED_AREA)
+	return mm_get_unmapped_area(file, addr, len, pgoff, flags);
+#elif defined(SHMDEV_HAVE_MM_GET_UNMAPPED_AREA_MM)
 	return mm_get_unmapped_area(current->mm, file, addr, len, pgoff, flags);
 #else
 	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
@@ -124,6 +128,42 @@ static inline void shmdev_put_ipc_ns(struct ipc_namespace *ns)
 	put_ipc_ns(ns);
 #else
 	ns->ns.ops->put(&ns->ns);
+#endif
+}
+
+/*
+ * Whether anything but the caller's own reference keeps @ns reachable: a
+ * task in it, an nsfs file or a bind mount that could bring a task back.
+ *
+ * Kernels with the ns_ref_active_read() accessor (7.2 has it; module/Kbuild
+ * finds its definition) count such users apart from plain references, and
+ * an IPC namespace without active users can never be entered again. Older
+ * kernels offer only the reference count, through ns_ref_read() where that
+ * accessor exists and as the ns_common's count field before: a count of one
+ * is the caller's own reference.
+ */
+static inline bool shmdev_ipc_ns_in_use(struct ipc_namespace *ns)
+{
+#if defined(SHMDEV_HAVE_NS_REF_ACTIVE)
+	return ns_ref_active_read(ns) > 0;
+#elif defined(SHMDEV_HAVE_NS_REF_READ)
+	return ns_ref_read(ns) > 1;
+#else
+	return refcount_read(&ns->ns.count) > 1;
+#endif
+}
+
+/*
+ * The unbound system workqueue: system_dfl_wq from 6.17 (module/Kbuild
+ * finds its declaration), system_unbound_wq before. Newer kernels warn
+ * when a module queues on system_wq, the per-CPU queue of old.
+ */
+static inline struct workqueue_struct *shmdev_unbound_wq(void)
+{
+#ifdef SHMDEV_HAVE_SYSTEM_DFL_WQ
+	return system_dfl_wq;
+#else
+	return system_unbound_wq;
 #endif
 }
 

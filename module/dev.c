@@ -160,9 +160,13 @@ static struct shmdev_scope *shmdev_scope_new(void)
 	scope->ipc_ns = get_ipc_ns(ipc_ns);
 	INIT_LIST_HEAD(&scope->segs);
 	list_add(&scope->node, &shmdev_scopes);
+	/*
+	 * Queued unless pending already: namespaces created faster than the
+	 * reaper runs must not postpone it (mod_delayed_work() would).
+	 */
 	if (!shmdev_is_init_ipc_ns(ipc_ns))
-		mod_delayed_work(system_wq, &shmdev_reap_work,
-				 SHMDEV_REAP_INTERVAL);
+		queue_delayed_work(shmdev_unbound_wq(), &shmdev_reap_work,
+				   SHMDEV_REAP_INTERVAL);
 	return scope;
 }
 
@@ -279,14 +283,13 @@ static void shmdev_scope_unlink_all(struct shmdev_scope *scope)
 }
 
 /*
- * The scope's reference is the last one to its IPC namespace: no task,
- * nsfs file or bind mount can bring the namespace back, so nobody can
- * reach its names any more.
+ * No task, nsfs file or bind mount uses the scope's IPC namespace any more,
+ * and none can bring it back: nobody can reach its names.
  */
 static bool shmdev_scope_dead(const struct shmdev_scope *scope)
 {
 	return !shmdev_is_init_ipc_ns(scope->ipc_ns) &&
-	       refcount_read(&scope->ipc_ns->ns.count) == 1;
+	       !shmdev_ipc_ns_in_use(scope->ipc_ns);
 }
 
 /* Frees the names of dead namespaces; true if a namespace is left to watch. */
@@ -309,7 +312,8 @@ static void shmdev_reap_fn(struct work_struct *work)
 {
 	mutex_lock(&shmdev_lock);
 	if (shmdev_reap_locked())
-		schedule_delayed_work(&shmdev_reap_work, SHMDEV_REAP_INTERVAL);
+		queue_delayed_work(shmdev_unbound_wq(), &shmdev_reap_work,
+				   SHMDEV_REAP_INTERVAL);
 	mutex_unlock(&shmdev_lock);
 }
 

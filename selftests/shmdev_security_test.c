@@ -1941,6 +1941,128 @@ TEST_F(shmdev, dead_ipcns_segments_are_freed)
 	EXPECT_EQ(pages, settle_pages(pages));
 }
 
+/* IPC namespaces created and abandoned for this long, one at a time. */
+#define CHURN_NAMESPACES	20
+#define CHURN_GAP_SECS		0.4
+/*
+ * The longest a dead namespace's names may stay: the module looks for dead
+ * namespaces every second, and emulation and debug kernels run slowly.
+ */
+#define CHURN_REAP_BOUND_SECS	4.0
+#define CHURN_SEG_PAGES		64
+
+struct churn_arg {
+	struct ns_arg ns;
+	int fd;			/* the parent's device file to create on */
+};
+
+/*
+ * Creates and fills a named segment on the parent's file in a new IPC
+ * namespace, then exits: the namespace dies with it, while the parent's
+ * file keeps the segment's memory.
+ */
+static int churn_child(void *data)
+{
+	struct churn_arg *c = data;
+	size_t size = CHURN_SEG_PAGES * page_size;
+	uint8_t *p;
+
+	enter_ns(&c->ns);
+	CHILD_CHECK_EQ(0, st_create(c->fd, c->ns.name, size, 0600, NULL));
+	p = map_fd(c->fd, size, PROT_READ | PROT_WRITE, MAP_SHARED);
+	CHILD_CHECK(p != MAP_FAILED);
+	memset(p, 0xee, size);
+	return 0;
+}
+
+/*
+ * Whether the segment behind @fd has lost its name; checks that it waited
+ * no longer than the bound since its namespace died at @died.
+ */
+static bool churn_reaped(struct __test_metadata *_metadata, int fd,
+			 double died, double *latency)
+{
+	struct shmdev_info info;
+	double now = st_now_secs();
+
+	*latency = now - died;
+	EXPECT_EQ(0, st_info(fd, &info));
+	if (info.flags & SHMDEV_INFO_UNLINKED)
+		return true;
+	/* Past the bound: a failure, and no point in waiting longer. */
+	EXPECT_GE(CHURN_REAP_BOUND_SECS, *latency);
+	return *latency > CHURN_REAP_BOUND_SECS;
+}
+
+/*
+ * A new IPC namespace every 0.4 s, each dying with a named segment in it:
+ * every one's names go within a bounded time while the churn goes on (a
+ * reaper that new namespaces keep postponing fails here), and the memory
+ * goes when the last file does.
+ */
+TEST_F_TIMEOUT(shmdev, dead_ipcns_churn_reaped_within_bound, 120)
+{
+	struct churn_arg c[CHURN_NAMESPACES] = { 0 };
+	double died[CHURN_NAMESPACES], latency[CHURN_NAMESPACES];
+	bool done[CHURN_NAMESPACES] = { false };
+	uint64_t pages = module_pages();
+	const char *name = new_name(self);
+	const struct creds *cr = NULL;
+	double next, worst = 0;
+	int i, j, left, ret;
+
+	if (geteuid() != 0) {
+		const char *reason = unprivileged_creds(&cr);
+
+		if (reason)
+			SKIP(return, "%s", reason);
+	}
+	for (i = 0; i < CHURN_NAMESPACES; i++) {
+		/* Each namespace is new: one name serves them all. */
+		c[i].ns.name = name;
+		c[i].ns.ipcns = true;
+		c[i].ns.userns = geteuid() != 0;
+		c[i].fd = -1;
+	}
+	next = st_now_secs();
+	for (i = 0, left = CHURN_NAMESPACES; left;) {
+		if (i < CHURN_NAMESPACES && st_now_secs() >= next) {
+			c[i].fd = st_open();
+			ASSERT_LE(0, c[i].fd);
+			ret = run_child(cr, churn_child, &c[i]);
+			if (ret == CHILD_SKIP)
+				SKIP(goto out, "unprivileged user namespaces unavailable");
+			ASSERT_EQ(0, ret);
+			died[i++] = st_now_secs();
+			next += CHURN_GAP_SECS;
+		}
+		for (j = 0; j < i; j++) {
+			if (!done[j] && churn_reaped(_metadata, c[j].fd,
+						     died[j], &latency[j])) {
+				done[j] = true;
+				left--;
+			}
+		}
+		usleep(20000);
+	}
+	for (j = 0; j < CHURN_NAMESPACES; j++) {
+		struct shmdev_info info;
+
+		if (latency[j] > worst)
+			worst = latency[j];
+		/* Unnamed now, but the file still holds every page. */
+		EXPECT_EQ(0, st_info(c[j].fd, &info));
+		EXPECT_EQ(CHURN_SEG_PAGES, info.nr_pages);
+	}
+	printf("# %d namespaces, names gone at most %.2f s after death\n",
+	       CHURN_NAMESPACES, worst);
+out:
+	for (j = 0; j < CHURN_NAMESPACES; j++)
+		if (c[j].fd >= 0)
+			close(c[j].fd);
+	EXPECT_EQ(pages, settle_pages(pages));
+}
+
 /* Same IPC namespace, new user namespace: names are visible. */
 static int same_ipcns_child(void *data)
 {
