@@ -24,7 +24,8 @@
 #            <kver>.jsonl file, or a directory of them)
 #
 # Environment:
-#   KERNELS="kver ..."  kernels to run instead of the archive's matrix
+#   KERNELS="name ..."  entries of the kernel matrix (lib.sh) or bookworm
+#                       kernel releases to run (default: 6.1 6.12)
 #   SHMDEV_CACHE        cache directory (default /var/cache/shmdev-vm)
 #   SHMDEV_BUILD        build directory (default <repo>/build)
 #   VM_TIMEOUT          seconds one VM may run (default 3600, 1800 with -q)
@@ -190,6 +191,8 @@ main() {
 		die "$BENCH_DIR/Makefile missing: the benchmark program is not there yet"
 
 	phase_begin "resolve kernels"
+	# Benchmarks take long: bookworm's two lines unless KERNELS says more.
+	KERNELS=${KERNELS:-6.1 6.12}
 	resolve_kernels
 	for kver in "${KVERS[@]}"; do
 		if [[ $kver == *debug* ]]; then

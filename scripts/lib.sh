@@ -6,6 +6,7 @@
 #
 # Host side, in order of use:
 #   resolve_kernels    kernel matrix from the Debian archive (or $KERNELS)
+#   sid_chroot_prepare the sid chroot for 7.x kernels (lib-sid.sh)
 #   ensure_packages    apt-get install only what dpkg says is missing
 #   fetch_kernel       vmlinuz of linux-image-<kver>, cached
 #   fetch_source_files kselftest headers and checkpatch, cached
@@ -24,9 +25,22 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_MEM=${VM_MEM:-2G}
 VM_SMP=${VM_SMP:-2}
 
-# The kernel matrix: the Debian meta packages whose dependency names the
-# current kernel of each line. Versions are looked up, never written here.
-KERNEL_META_PACKAGES=(linux-image-amd64 linux-image-6.12-amd64)
+# The kernel matrix, one entry a line: NAME SUITE META. NAME is what
+# KERNELS="..." selects; SUITE the Debian suite (bookworm from the host's
+# apt, sid and experimental from the sid chroot of lib-sid.sh); META the
+# linux-image-* meta package whose dependency names the kernel, resolved at
+# run time. An experimental entry is skipped, with the reason, when
+# experimental offers nothing newer than sid for its META. A new kernel line
+# is one more entry here. The debug kernel (lib-debug.sh) is the entry
+# "debug", built from sid's linux-source of the "sid" entry's line.
+KERNEL_MATRIX=(
+	"6.1      bookworm     linux-image-amd64"
+	"6.12     bookworm     linux-image-6.12-amd64"
+	"6.12-rt  bookworm     linux-image-6.12-rt-amd64"
+	"sid      sid          linux-image-amd64"
+	"sid-rt   sid          linux-image-rt-amd64"
+	"rc       experimental linux-image-amd64"
+)
 # The kselftest harness headers and checkpatch come from this source package,
 # unpacked (only these files) under $SHMDEV_CACHE/linux-source.
 KSFT_SOURCE_PACKAGE=linux-source-6.12
@@ -48,6 +62,9 @@ DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular
 # change of prefix does not let one through. "kernel BUG at" is BUG_ON() and
 # VM_BUG_ON(), which "BUG:" does not match.
 DMESG_BAD_PATTERN+='|kernel BUG at|possible recursive locking|inconsistent lock state|irq lock inversion|bad unlock balance|held lock freed|suspicious RCU usage|sleeping function called from invalid context|scheduling while atomic|non-static key|refcount_t:|ODEBUG:|list_(add|del) corruption'
+# Warnings printed without a "WARNING:" header: work queued on a workqueue
+# the kernel has deprecated (system_wq, system_unbound_wq from 7.x on).
+DMESG_BAD_PATTERN+='|enqueued on deprecated workqueue'
 
 PROG=${PROG:-$(basename "$0")}
 
@@ -129,39 +146,143 @@ kernel_of_meta() {
 		sed 's/-unsigned$//' | head -n 1
 }
 
-# Fill the array KVERS with the kernel matrix (its first KVERS_LIMIT
-# kernels if that is set).
+# matrix_entry NAME: print "SUITE META" of entry NAME, or fail.
+matrix_entry() {
+	local line name suite meta
+
+	for line in "${KERNEL_MATRIX[@]}"; do
+		read -r name suite meta <<<"$line"
+		if [[ $name == "$1" ]]; then
+			echo "$suite $meta"
+			return 0
+		fi
+	done
+	return 1
+}
+
+matrix_names() {
+	local line
+
+	for line in "${KERNEL_MATRIX[@]}"; do
+		echo "${line%% *}"
+	done
+	echo debug
+}
+
+# Per kernel release: its suite (bookworm, sid, experimental, or "debug")
+# and the entry that named it.
+declare -gA KERNEL_SUITE=() KERNEL_ENTRY=()
+# Entries left out, each "NAME: reason", and whether "debug" was asked for.
+SKIPPED_ENTRIES=()
+DEBUG_WANTED=0
+
+# kernel_in_sid KVER: the kernel is built against inside the sid chroot.
+kernel_in_sid() {
+	[[ ${KERNEL_SUITE[$1]:-bookworm} != bookworm ]]
+}
+
+# resolve_entry NAME: add the kernel of entry NAME to KVERS, or its reason
+# to SKIPPED_ENTRIES. Returns 1 if the archive does not answer.
+resolve_entry() {
+	local name=$1 suite meta kver sidver expver
+
+	read -r suite meta < <(matrix_entry "$name")
+	case $suite in
+	bookworm)
+		kver=$(kernel_of_meta "$meta")
+		;;
+	sid)
+		sid_chroot_prepare
+		kver=$(sid_kernel_of_meta sid "$meta")
+		;;
+	experimental)
+		sid_chroot_prepare
+		sidver=$(sid_candidate sid "$meta")
+		expver=$(sid_candidate experimental "$meta")
+		if [[ -z $expver ]] || { [[ -n $sidver ]] &&
+			dpkg --compare-versions "$expver" le "$sidver"; }; then
+			SKIPPED_ENTRIES+=("$name: experimental has nothing newer than sid ($meta: sid ${sidver:-none}, experimental ${expver:-none})")
+			return 0
+		fi
+		kver=$(sid_kernel_of_meta experimental "$meta")
+		;;
+	*)
+		die "kernel matrix entry $name: unknown suite $suite"
+		;;
+	esac
+	[[ -n $kver ]] || return 1
+	KVERS+=("$kver")
+	KERNEL_SUITE[$kver]=$suite
+	KERNEL_ENTRY[$kver]=$name
+	if [[ $suite == experimental ]]; then
+		KERNEL_LABEL[$kver]="$kver ($name, $suite $expver)"
+	else
+		KERNEL_LABEL[$kver]="$kver ($name)"
+	fi
+}
+
+# Fill the array KVERS with the kernels of the matrix, or of the entries
+# (or bookworm kernel releases) that KERNELS names, the first KVERS_LIMIT
+# of them if that is set. "debug" among them, or KERNELS unset, sets
+# DEBUG_WANTED.
 KVERS=()
 KVERS_LIMIT=0
 KVERS_FROM_ARCHIVE=0
 resolve_kernels() {
-	local meta kver attempt
+	local names=() name attempt ok
 
 	if [[ -n ${KERNELS:-} ]]; then
-		read -r -a KVERS <<<"$KERNELS"
-		if ((KVERS_LIMIT)); then
-			KVERS=("${KVERS[@]:0:KVERS_LIMIT}")
-		fi
-		log "kernels (from \$KERNELS): ${KVERS[*]}"
-		return
+		read -r -a names <<<"$KERNELS"
+	else
+		mapfile -t names < <(matrix_names)
 	fi
 	KVERS_FROM_ARCHIVE=1
 	for attempt in 1 2; do
 		KVERS=()
-		for meta in "${KERNEL_META_PACKAGES[@]}"; do
-			kver=$(kernel_of_meta "$meta")
-			[[ -n $kver ]] && KVERS+=("$kver")
-		done
-		if ((${#KVERS[@]} == ${#KERNEL_META_PACKAGES[@]})); then
-			if ((KVERS_LIMIT)); then
-				KVERS=("${KVERS[@]:0:KVERS_LIMIT}")
+		SKIPPED_ENTRIES=()
+		DEBUG_WANTED=0
+		ok=1
+		for name in "${names[@]}"; do
+			if [[ $name == debug ]]; then
+				DEBUG_WANTED=1
+			elif matrix_entry "$name" >/dev/null; then
+				resolve_entry "$name" || ok=0
+			else
+				# A kernel release of bookworm, as given.
+				KVERS+=("$name")
+				KERNEL_SUITE[$name]=bookworm
+				KERNEL_ENTRY[$name]=$name
 			fi
-			log "kernels: ${KVERS[*]}"
-			return
-		fi
+		done
+		((ok)) && break
 		((attempt == 1)) && apt_update
 	done
-	die "cannot resolve the kernel matrix from ${KERNEL_META_PACKAGES[*]} (apt-cache depends found: ${KVERS[*]:-nothing})"
+	((ok)) || die "cannot resolve the kernel matrix (${names[*]}) from the archive; found: ${KVERS[*]:-nothing}"
+	if ((KVERS_LIMIT)); then
+		KVERS=("${KVERS[@]:0:KVERS_LIMIT}")
+	fi
+	log "kernels: ${KVERS[*]:-none}$( ((DEBUG_WANTED)) && echo ' + debug')"
+	if ((${#SKIPPED_ENTRIES[@]})); then
+		log "left out: ${SKIPPED_ENTRIES[*]}"
+	fi
+}
+
+# The bookworm kernels of KVERS (built against on this host) and the others
+# (in the sid chroot).
+host_kvers() {
+	local kver
+
+	for kver in "${KVERS[@]}"; do
+		kernel_in_sid "$kver" || echo "$kver"
+	done
+}
+
+sid_kvers() {
+	local kver
+
+	for kver in "${KVERS[@]}"; do
+		! kernel_in_sid "$kver" || echo "$kver"
+	done
 }
 
 is_installed() {
@@ -206,9 +327,12 @@ rig_packages() {
 		make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE" \
 		"${RIG_EXTRA_PACKAGES[@]}"
 	for kver in "$@"; do
-		printf 'linux-headers-%s\n' "$kver"
+		kernel_in_sid "$kver" || printf 'linux-headers-%s\n' "$kver"
 	done
 }
+
+# shellcheck source=SCRIPTDIR/lib-sid.sh
+. "$SHMDEV_SCRIPTS/lib-sid.sh"
 
 # ---------------------------------------------------------------------------
 # Cache: kernel images and kselftest headers, fetched once.
@@ -246,6 +370,10 @@ fetch_kernel() {
 		return
 	fi
 	mkdir -p "$SHMDEV_CACHE/kernels"
+	if kernel_in_sid "$kver"; then
+		fetch_sid_kernel "$kver" "$dir"
+		return
+	fi
 	tmp=$(download_dir)
 	for pkg in "linux-image-$kver" "linux-image-$kver-unsigned"; do
 		deb=$(find /var/cache/apt/archives -maxdepth 1 \
@@ -263,6 +391,36 @@ fetch_kernel() {
 	mkdir -p "$tmp/out"
 	mv "$tmp/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
 	mv "$tmp/boot/config-$kver" "$tmp/out/config"
+	basename "$deb" >"$tmp/out/package"
+	publish "$tmp/out" "$dir" vmlinuz
+	rm -rf "$tmp"
+	log "fetched: $dir/vmlinuz"
+}
+
+# fetch_sid_kernel KVER DIR: the same for a kernel of sid or experimental,
+# downloaded in the sid chroot. From 7.x on linux-image-KVER is a meta
+# package and vmlinuz is in linux-binary-KVER, under usr/lib/modules/KVER.
+fetch_sid_kernel() {
+	local kver=$1 dir=$2 tmp pkg member deb
+
+	tmp=$SHMDEV_BUILD/download-$kver
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	for pkg in "linux-binary-$kver" "linux-image-$kver"; do
+		sid_run apt-cache show "$pkg" >/dev/null 2>&1 || continue
+		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
+			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg" >&2 || continue
+		break
+	done
+	deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n 1)
+	[[ -n $deb ]] || die "cannot download linux-binary-$kver or linux-image-$kver in the sid chroot"
+	member=$(sid_run dpkg-deb -c "$deb" | awk '{ print $NF }' |
+		grep -x -F -e "./usr/lib/modules/$kver/vmlinuz" -e "./boot/vmlinuz-$kver" |
+		head -n 1)
+	[[ -n $member ]] || die "no vmlinuz in $(basename "$deb")"
+	mkdir -p "$tmp/out"
+	sid_run dpkg-deb --fsys-tarfile "$deb" | tar -xO "$member" >"$tmp/out/vmlinuz" ||
+		die "cannot unpack $member from $(basename "$deb")"
 	basename "$deb" >"$tmp/out/package"
 	publish "$tmp/out" "$dir" vmlinuz
 	rm -rf "$tmp"
@@ -351,7 +509,12 @@ build_module() {
 	local kver=$1 out src headers buildlog
 
 	headers=${2:-$(kernel_build_dir "$kver")}
-	[[ -d $headers ]] || die "$headers missing (linux-headers-$kver)"
+	if kernel_in_sid "$kver"; then
+		[[ -d $SID_ROOT$headers || -d $headers ]] ||
+			die "$headers missing in the sid chroot (linux-headers-$kver)"
+	else
+		[[ -d $headers ]] || die "$headers missing (linux-headers-$kver)"
+	fi
 	require_module_sources
 
 	out=$SHMDEV_BUILD/$kver
@@ -366,13 +529,19 @@ build_module() {
 		-o -name '*.mod.c' -o -name '.*.cmd' -o -name 'modules.order' \
 		-o -name 'Module.symvers' \) -delete
 
-	# W=1 and sparse (C=1): any warning of either fails the build.
-	if ! make -C "$headers" M="$src" W=1 C=1 modules >"$buildlog" 2>&1; then
+	# W=1 and sparse (C=1): any warning of either fails the build. Kernels
+	# of sid and experimental, and the debug kernel, are built against in
+	# the sid chroot (lib-sid.sh), which sees $SHMDEV_BUILD at the same path.
+	local run=()
+	if kernel_in_sid "$kver"; then
+		run=(sid_run)
+	fi
+	if ! "${run[@]}" make -C "$headers" M="$src" W=1 C=1 modules >"$buildlog" 2>&1; then
 		log "module build for $kver failed; $buildlog:"
 		cat "$buildlog" >&2
 		return 1
 	fi
-	if grep -q -i -E 'warning:|error:' "$buildlog"; then
+	if grep -q -i -E 'warning:|error:|C=1 specified, but' "$buildlog"; then
 		log "module build for $kver has warnings; $buildlog:"
 		cat "$buildlog" >&2
 		return 1
@@ -707,6 +876,13 @@ prepare_host() {
 	fi
 	ensure_packages "${pkgs[@]}"
 	phase_end
+
+	mapfile -t pkgs < <(sid_kvers)
+	if ((${#pkgs[@]})); then
+		phase_begin "headers in the sid chroot"
+		sid_ensure_packages "${pkgs[@]/#/linux-headers-}"
+		phase_end
+	fi
 
 	phase_begin "fetch kernels and kernel source files"
 	for kver in "${KVERS[@]}"; do

@@ -3,12 +3,16 @@
 #
 # vm-check.sh - test shmdev on each kernel of the matrix in a QEMU VM.
 #
-# For each kernel (Debian bookworm's 6.1 and 6.12 lines, resolved from the
-# archive): build the module with W=1 and sparse against the kernel's
-# headers (any warning fails), boot the distribution kernel under QEMU TCG with an
-# initramfs holding the module and the selftests, run the selftests as root
-# and as an unprivileged user, run the rig's lifecycle tests (rmmod/insmod)
-# and check the kernel log for splats. Installs what it needs with apt and
+# For each kernel of the matrix (lib.sh's KERNEL_MATRIX: Debian bookworm's
+# 6.1, 6.12 and 6.12 PREEMPT_RT, sid's newest kernel and its PREEMPT_RT
+# flavour, experimental's release candidate, each resolved from the archive
+# at run time) and the debug kernel (lib-debug.sh): build the module with
+# W=1 and sparse against the kernel's headers (any warning fails; sid's and
+# experimental's in a sid chroot, lib-sid.sh), boot the kernel under QEMU
+# TCG with an initramfs holding the module and the tests, run the selftests
+# as root and as an unprivileged user, the library, ring and sync tests,
+# the demo, stress, fuzz and the rig's lifecycle tests (rmmod/insmod), and
+# check the kernel log for splats. Installs what it needs with apt and
 # caches kernels under $SHMDEV_CACHE, so a second run downloads nothing.
 # The kernel sources must also pass checkpatch --strict (one more test).
 #
@@ -16,7 +20,9 @@
 # the exit status is 1 if anything failed.
 #
 # Environment:
-#   KERNELS="kver ..."  kernels to test instead of the archive's matrix
+#   KERNELS="name ..."  entries of the matrix to test (6.1 6.12 6.12-rt sid
+#                       sid-rt rc debug; bookworm kernel releases also
+#                       work), default: all of them
 #   SHMDEV_CACHE        cache directory (default /var/cache/shmdev-vm)
 #   SHMDEV_BUILD        build directory (default <repo>/build)
 #   VM_TIMEOUT          seconds one VM may run (default 900)
@@ -100,10 +106,13 @@ test_kernel() {
 # test_packaging: DKMS, make install, the Debian packages and the udev
 # rule (scripts/pkg-check.sh, TAP), as one more summary row.
 test_packaging() {
-	local log=$SHMDEV_BUILD/pkg-check.log rc=0 pass fail skip
+	local log=$SHMDEV_BUILD/pkg-check.log rc=0 pass fail skip kver names=()
 
 	phase_begin "packaging (pkg-check.sh)"
-	KERNELS="${KVERS[*]}" "$SHMDEV_SCRIPTS/pkg-check.sh" >"$log" 2>&1 || rc=$?
+	for kver in "${KVERS[@]}"; do
+		names+=("${KERNEL_ENTRY[$kver]}")
+	done
+	KERNELS="${names[*]}" "$SHMDEV_SCRIPTS/pkg-check.sh" >"$log" 2>&1 || rc=$?
 	pass=$(grep -E '^ok [0-9]+ ' "$log" | grep -c -v '# SKIP' || true)
 	skip=$(grep -c -E '^ok [0-9]+ .*# SKIP' "$log" || true)
 	fail=$(grep -c -E '^not ok [0-9]+ ' "$log" || true)
@@ -122,7 +131,7 @@ test_packaging() {
 }
 
 main() {
-	local kver built=() pass fail skip hostlog
+	local kver built=() pass fail skip hostlog entry
 
 	require_root
 	require_module_sources
@@ -132,6 +141,10 @@ main() {
 	phase_begin "resolve kernels"
 	resolve_kernels
 	phase_end
+	for entry in "${SKIPPED_ENTRIES[@]}"; do
+		echo "=== ${entry%%:*}: skipped:${entry#*:}"
+		count_kernel "${entry%%:*} (skipped: see above)" 0 0 1
+	done
 
 	prepare_host
 

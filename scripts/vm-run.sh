@@ -5,14 +5,16 @@
 #
 # Usage: vm-run.sh [-k KVER | -d] [-a SRC[:DEST]]... [-v] SCRIPT
 #
-# Builds the module for one kernel (default: the first of the matrix, Debian
+# Builds the module for one kernel (default: the matrix entry 6.1, Debian
 # bookworm's 6.1 line, or the first of $KERNELS), boots it as vm-check.sh
 # does, loads the module (/dev/shmdev mode 0666), runs SCRIPT with busybox sh
 # as root in /tmp, and prints what the script printed. The selftests, when
 # present, are built and put at /selftests; users tester (1000) and tester2
 # (1001) exist for su.
 #
-#   -k KVER          kernel version to boot (e.g. 6.12.117+deb12-amd64)
+#   -k KVER          kernel to boot: an entry of the matrix in lib.sh (6.1,
+#                    6.12, 6.12-rt, sid, sid-rt, rc) or a bookworm kernel
+#                    release (e.g. 6.12.118+deb12-amd64)
 #   -d               boot the debug kernel of vm-check.sh's debug lane (KASAN,
 #                    lockdep, kmemleak), building it first if it is not cached
 #   -a SRC[:DEST]    also put file or directory SRC at DEST in the VM
@@ -27,8 +29,6 @@ set -euo pipefail
 PROG=vm-run
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# The debug kernel only with -d, and its build packages only then.
-SHMDEV_DEBUG_KERNEL=0
 # shellcheck source=SCRIPTDIR/lib-debug.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib-debug.sh"
 
@@ -47,7 +47,6 @@ main() {
 		d)
 			debug=1
 			SHMDEV_DEBUG_KERNEL=1
-			RIG_EXTRA_PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}")
 			;;
 		a) extras+=("$OPTARG") ;;
 		v) verbose=1 ;;
@@ -63,9 +62,12 @@ main() {
 	require_module_sources
 
 	phase_begin "resolve kernels"
-	[[ -z $kver ]] || KERNELS=$kver
+	# One kernel: -k's (an entry of the matrix or a bookworm release), the
+	# first of $KERNELS, or the matrix entry 6.1.
+	KERNELS=${kver:-${KERNELS:-6.1}}
 	KVERS_LIMIT=1
 	resolve_kernels
+	((debug == 0)) || DEBUG_WANTED=1
 	phase_end
 
 	prepare_host
