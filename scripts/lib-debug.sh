@@ -4,19 +4,22 @@
 # The debug-kernel lane of vm-check.sh, sourced after lib.sh. Nothing here
 # runs on its own.
 #
-# A small x86_64 kernel for QEMU, built from Debian's linux-source-6.12 with
-# the options of debug-kernel.config (KASAN, lockdep, kmemleak, DEBUG_VM,
-# DEBUG_LIST, DEBUG_OBJECTS, ...), is cached and then tested as one more
-# kernel of the matrix: the module is built against its tree (W=1, C=1) and
-# the VM runs the same payload (vm/check.sh) as on the Debian kernels.
+# A small x86_64 kernel for QEMU, built in the sid chroot (lib-sid.sh) from
+# Debian sid's linux-source of the newest stable line (the line of the
+# matrix's "sid" entry) with the options of debug-kernel.config (KASAN,
+# lockdep, kmemleak, DEBUG_VM, DEBUG_LIST, DEBUG_OBJECTS, ...), is cached
+# and then tested as one more kernel of the matrix: the module is built
+# against its tree in the same chroot (W=1, C=1) and the VM runs the same
+# payload (vm/check.sh) as on the Debian kernels.
 #
-#   debug_kernel_enabled   SHMDEV_DEBUG_KERNEL is not 0
+#   debug_kernel_enabled   "debug" is among the kernels asked for and
+#                          SHMDEV_DEBUG_KERNEL is not 0
 #   debug_kernel_prepare   build the kernel or take it from the cache, and
 #                          register it with lib.sh (sets DEBUG_KVERS)
 #
-# Cache entry: $SHMDEV_CACHE/debug-kernel/<key>/, <key> being the version of
-# the linux-source-6.12 package and a hash of the fragment's options, the
-# compiler's version and the recipe below:
+# Cache entry: $SHMDEV_CACHE/debug-kernel/<key>/, <key> being the name and
+# version of the linux-source package and a hash of the fragment's options,
+# the chroot compiler's version and the recipe below:
 #   src/        the unpacked source tree (out-of-tree builds need it)
 #   obj/        the O= object tree: .config, Module.symvers, generated
 #               headers, the scripts/ and objtool binaries
@@ -24,7 +27,8 @@
 #   release     its kernel release (uname -r)
 #   build.log   configuration and build output
 #   complete    written last: the entry is usable
-# An O= tree records absolute paths, so the entry is built in place under an
+# An O= tree records absolute paths: sid_run mounts the cache at the same
+# path inside the chroot, and the entry is built in place under an
 # exclusive flock on <key>.lock; a run holds a shared lock on the entry it
 # uses until it exits. After a build, entries of other keys that no run
 # holds are removed.
@@ -37,23 +41,37 @@ DEBUG_KERNEL_CACHE=$SHMDEV_CACHE/debug-kernel
 DEBUG_VM_TIMEOUT=${DEBUG_VM_TIMEOUT:-1800}
 DEBUG_KERNEL_TAG="KASAN, lockdep, kmemleak"
 # Part of the cache key: bump it when the recipe below changes its result.
-DEBUG_KERNEL_RECIPE=1
-# What a kernel build needs beyond the rig's packages. BTF is off; pahole
-# (dwarves) is there because Kconfig probes for it.
-DEBUG_KERNEL_PACKAGES=(bc bison flex libelf-dev libssl-dev dwarves cpio
-	python3 xz-utils)
+DEBUG_KERNEL_RECIPE=2
+# The matrix entry whose kernel line the debug kernel follows.
+DEBUG_KERNEL_LINE_OF=sid
 
 # The debug kernel's release once debug_kernel_prepare has it; empty when
 # the lane is off or the kernel could not be built.
 DEBUG_KVERS=()
+# linux-source-<major>.<minor> of that line, set by debug_kernel_source.
+DEBUG_SOURCE_PACKAGE=
 
 debug_kernel_enabled() {
-	[[ $SHMDEV_DEBUG_KERNEL != 0 ]]
+	[[ $SHMDEV_DEBUG_KERNEL != 0 ]] && ((DEBUG_WANTED))
 }
 
-if debug_kernel_enabled; then
-	RIG_EXTRA_PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}")
-fi
+# debug_kernel_source: set DEBUG_SOURCE_PACKAGE from the kernel of the
+# DEBUG_KERNEL_LINE_OF entry (7.2.13+deb14-amd64 gives linux-source-7.2)
+# and install it in the chroot.
+debug_kernel_source() {
+	local suite meta kver
+
+	read -r suite meta < <(matrix_entry "$DEBUG_KERNEL_LINE_OF")
+	kver=$(sid_kernel_of_meta "$suite" "$meta")
+	[[ $kver =~ ^([0-9]+\.[0-9]+) ]] ||
+		die "cannot tell the kernel line of $meta in $suite (got '$kver')"
+	DEBUG_SOURCE_PACKAGE=linux-source-${BASH_REMATCH[1]}
+	sid_ensure_packages "$DEBUG_SOURCE_PACKAGE"
+}
+
+debug_kernel_tarball() {
+	printf '%s\n' "/usr/src/$DEBUG_SOURCE_PACKAGE.tar.xz"
+}
 
 # The fragment's option lines, without comments and blank lines.
 debug_kernel_options() {
@@ -64,10 +82,10 @@ debug_kernel_options() {
 debug_kernel_key() {
 	local srcver hash
 
-	srcver=$(dpkg-query -W -f='${Version}' "$KSFT_SOURCE_PACKAGE")
+	srcver=$DEBUG_SOURCE_PACKAGE-$(sid_run dpkg-query -W -f='${Version}' "$DEBUG_SOURCE_PACKAGE")
 	hash=$({
 		echo "recipe $DEBUG_KERNEL_RECIPE"
-		gcc --version | head -n 1
+		sid_run gcc --version | head -n 1
 		debug_kernel_options
 	} | sha256sum | cut -c 1-12)
 	# Kbuild copes badly with some characters in paths (':', '~' in make).
@@ -137,23 +155,24 @@ debug_kernel_verify() {
 # DIR, log in DIR/build.log. Returns 1 (after saying why) on failure.
 debug_kernel_build() {
 	local dir=$1 src=$1/src obj=$1/obj buildlog=$1/build.log
-	local args=() missing
+	local args=() missing tarball
 
 	rm -rf "$src" "$obj" "$dir/bzImage" "$dir/release" "$dir/complete"
 	mkdir -p "$src" "$obj" || return 1
 	: >"$buildlog"
 
-	log "unpacking $KSFT_SOURCE_TARBALL"
-	if ! tar -xJf "$KSFT_SOURCE_TARBALL" -C "$src" --strip-components=1 \
+	tarball=$(debug_kernel_tarball)
+	log "unpacking $tarball of the sid chroot"
+	if ! tar -xJf "$SID_ROOT$tarball" -C "$src" --strip-components=1 \
 		>>"$buildlog" 2>&1; then
-		log "cannot unpack $KSFT_SOURCE_TARBALL"
+		log "cannot unpack $SID_ROOT$tarball"
 		return 1
 	fi
 
 	log "configuring: tinyconfig + $DEBUG_KERNEL_CONFIG"
 	mapfile -t args < <(debug_kernel_config_args)
 	((${#args[@]})) || return 1
-	make -C "$src" O="$obj" tinyconfig >>"$buildlog" 2>&1 || {
+	sid_run make -C "$src" O="$obj" tinyconfig >>"$buildlog" 2>&1 || {
 		log "make tinyconfig failed ($buildlog)"
 		return 1
 	}
@@ -161,7 +180,7 @@ debug_kernel_build() {
 	# only on the second.
 	for _ in 1 2; do
 		if ! "$src/scripts/config" --file "$obj/.config" "${args[@]}" ||
-			! make -C "$src" O="$obj" olddefconfig >>"$buildlog" 2>&1; then
+			! sid_run make -C "$src" O="$obj" olddefconfig >>"$buildlog" 2>&1; then
 			log "scripts/config or make olddefconfig failed ($buildlog)"
 			return 1
 		fi
@@ -172,8 +191,8 @@ debug_kernel_build() {
 		return 1
 	fi
 
-	log "building bzImage and modules with $(nproc) jobs (log: $buildlog)"
-	if ! make -C "$src" O="$obj" -j"$(nproc)" bzImage modules \
+	log "building bzImage and modules with $(nproc) jobs in the sid chroot (log: $buildlog)"
+	if ! sid_run make -C "$src" O="$obj" -j"$(nproc)" bzImage modules \
 		>>"$buildlog" 2>&1; then
 		log "debug kernel build failed; the end of $buildlog:"
 		tail -n 40 "$buildlog" >&2
@@ -183,7 +202,7 @@ debug_kernel_build() {
 		log "the build left no Module.symvers or bzImage in $obj"
 		return 1
 	}
-	if ! make -s -C "$src" O="$obj" kernelrelease >"$dir/release" \
+	if ! sid_run make -s -C "$src" O="$obj" kernelrelease >"$dir/release" \
 		2>>"$buildlog" || [[ ! -s $dir/release ]]; then
 		log "make kernelrelease failed ($buildlog)"
 		return 1
@@ -210,7 +229,7 @@ debug_kernel_prune() {
 	done
 }
 
-# debug_kernel_prepare: build the debug kernel (about 10 minutes on two
+# debug_kernel_prepare: build the debug kernel (about 15 minutes on two
 # cores) unless the cache has it, and register it with lib.sh: image, build
 # tree, summary label and VM timeout. Sets DEBUG_KVERS; returns 1 if the
 # kernel cannot be built.
@@ -223,7 +242,8 @@ debug_kernel_prepare() {
 		log "debug-kernel lane skipped (SHMDEV_DEBUG_KERNEL=0)"
 		return 0
 	fi
-	[[ -f $KSFT_SOURCE_TARBALL ]] || die "$KSFT_SOURCE_TARBALL missing"
+	sid_chroot_prepare
+	debug_kernel_source
 	key=$(debug_kernel_key)
 	dir=$DEBUG_KERNEL_CACHE/$key
 	mkdir -p "$DEBUG_KERNEL_CACHE"
@@ -249,6 +269,8 @@ debug_kernel_prepare() {
 	log "debug kernel: $release ($dir)"
 	register_kernel "$release" "$dir/bzImage" "$dir/obj" \
 		"$release ($DEBUG_KERNEL_TAG)" "$DEBUG_VM_TIMEOUT"
+	KERNEL_SUITE[$release]=debug
+	KERNEL_ENTRY[$release]=debug
 	# shellcheck disable=SC2034 # vm-check.sh tests the kernels of DEBUG_KVERS
 	DEBUG_KVERS=("$release")
 }
