@@ -106,6 +106,11 @@ class Record:
         self.tokens = tokens(self.variant)
         self.page_size = page_size
         err = raw.get("error")
+        skipped = raw.get("skipped")
+        # A case the kernel cannot run (no THP) reads as an error record
+        # that says so: it has no figures either.
+        if err is None and skipped is not None:
+            err = "skipped: %s" % skipped
         self.error = None if err is None else str(err)
         self.size = number(raw.get("size"))
         self.ops = number(raw.get("ops"))

@@ -144,6 +144,7 @@ struct bcase {
 	char vbuf[32];
 	bool selected;
 	bool failed;
+	bool skipped;			/* failed: cannot run on this kernel */
 	int nsamples;
 	struct sample s[MAX_ROUNDS];
 	char stage[32];
@@ -857,6 +858,14 @@ static int bc_failmsg(struct bcase *c, const char *msg, const char *stage)
 	return -1;
 }
 
+/* @c cannot run on this kernel (@why): a skip, not an error. */
+static int bc_skip(struct bcase *c, const char *why)
+{
+	if (!c->failed)
+		c->skipped = true;
+	return bc_failmsg(c, why, "skip");
+}
+
 static int bc_fail(struct bcase *c, int err, const char *stage)
 {
 	return bc_failmsg(c, strerror(err < 0 ? -err : err), stage);
@@ -980,6 +989,19 @@ static void emit_case(const struct bcase *c)
 
 	if (!c->selected)
 		return;
+	if (c->skipped) {
+		printf("{\"bench\":");
+		json_str(c->bench);
+		printf(",\"variant\":");
+		json_str(c->variant);
+		printf(",\"peer\":");
+		json_str(c->peer);
+		printf(",\"skipped\":");
+		json_str(c->msg);
+		printf("}\n");
+		fflush(stdout);
+		return;
+	}
 	if (c->failed || !n) {
 		emit_error(c->bench, c->variant, c->peer,
 			   c->failed ? c->msg : "no round completed",
@@ -1177,6 +1199,8 @@ static int thp_prepare(struct bcase *c)
 	int ret;
 
 	ret = thp_mode(mode, sizeof(mode));
+	if (ret == -ENOENT)
+		return bc_skip(c, "kernel without THP (no shmem_enabled)");
 	if (ret)
 		return bc_failmsg(c, "no shmem THP (shmem_enabled unreadable)",
 				    "thp");
