@@ -66,9 +66,9 @@ help:
 	@echo "make uninstall, make dkms-uninstall   undo the above"
 	@echo "make deb          Debian packages into build/deb/"
 	@echo "make pkg-check    DKMS, install, package and udev tests (TAP)"
-	@echo "make check        run all tests in QEMU on Debian's 6.1 and 6.12 kernels"
+	@echo "make check        run all tests in QEMU on the kernel matrix [KERNELS=\"6.1 sid debug ...\"]"
 	@echo "make demo         the examples: a message ring, a robust-mutex table, fd passing (in QEMU; HOST=1 on this kernel)"
-	@echo "make bench        benchmarks against memfd, shm_open, SysV, pipes in QEMU on both kernels, report"
+	@echo "make bench        benchmarks against memfd, shm_open, SysV, pipes in QEMU on 6.1 and 6.12, report"
 	@echo "                  into build/bench/, new baselines in bench/results/ [BENCH_FLAGS='-q -r N -n']"
 
 # ---------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 #
 # pkg-check.sh - test installation and packaging of shmdev (TAP).
 #
-# On this machine, for each kernel of the matrix (Debian bookworm's 6.1 and
-# 6.12 lines, or $KERNELS):
+# On this machine, for each bookworm kernel of the matrix (lib.sh's
+# KERNEL_MATRIX, or the entries $KERNELS names):
 #   - the versions of VERSION, dkms.conf, debian/changelog agree, and
 #     dkms.conf's kernel range starts at 6.1;
 #   - make dkms-install installs exactly the module sources, dkms build and
@@ -20,6 +20,9 @@
 #     dkms and the 6.1 headers: shmdev-ctl runs, a program builds with
 #     pkg-config, shmdev-dkms's postinst builds and installs the module with
 #     DKMS and creates the group; purging them leaves nothing behind.
+# For each kernel of sid and experimental, in the sid chroot (lib-sid.sh):
+# make dkms-install builds and installs the module with DKMS against the
+# kernel's headers, and make dkms-uninstall removes it again.
 # In a QEMU VM per kernel (scripts/vm/pkg-check.sh): the DKMS-built module
 # loads with modprobe from the installed module tree (depmod, modprobe.d
 # example options, modules-load.d), the udev rule's GROUP/MODE applied to
@@ -41,6 +44,7 @@ PROG="pkg-check"
 
 ROOT=$SHMDEV_ROOT
 WORK=$SHMDEV_BUILD/pkg-check
+SID_KVERS=()
 VERSION=$(cat "$ROOT/VERSION")
 CHROOT_SUITE=bookworm
 CHROOT_MIRROR=${CHROOT_MIRROR:-http://deb.debian.org/debian}
@@ -279,6 +283,45 @@ t_dkms_build_install() {
 	*.gz) gzip -dc "$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
 	*) cp "$ko" "$WORK/$kver/shmdev-ko.bin" ;;
 	esac
+}
+
+# ---------------------------------------------------------------------------
+# DKMS in the sid chroot (lib-sid.sh), for the kernels of sid and
+# experimental, whose headers bookworm cannot build against.
+
+# t_sid_dkms KVER: make dkms-install there builds and installs the module
+# for KVER, which carries VERSION and KVER's vermagic, and make
+# dkms-uninstall leaves nothing of shmdev in the chroot. The module is kept
+# for the VM, as t_dkms_build_install keeps its own.
+t_sid_dkms() {
+	local kver=$1 tree=$WORK/sid-tree ko
+	copy_tree "$tree"
+	sid_run make -C "$tree" dkms-install KVER="$kver"
+	sid_run dkms status -m shmdev -v "$VERSION" -k "$kver" | tee "$WORK/sid-dkms-status"
+	grep -q ': installed' "$WORK/sid-dkms-status"
+	ko=$(cd "$SID_ROOT" && compgen -G "lib/modules/$kver/updates/dkms/shmdev.ko*" | head -n 1)
+	[[ -n $ko ]] || { echo "no /lib/modules/$kver/updates/dkms/shmdev.ko* in the chroot"; return 1; }
+	echo "module: /$ko"
+	[[ $(sid_run modinfo -F version "/$ko") == "$VERSION" ]] ||
+		{ echo "modinfo version: $(sid_run modinfo -F version "/$ko")"; return 1; }
+	[[ $(sid_run modinfo -F vermagic "/$ko") == "$kver "* ]] ||
+		{ echo "vermagic: $(sid_run modinfo -F vermagic "/$ko")"; return 1; }
+	mkdir -p "$WORK/$kver"
+	tar -C "$SID_ROOT/lib/modules/$kver" -cf "$WORK/$kver/modtree.tar" \
+		"${ko#lib/modules/"$kver"/}"
+	case $ko in
+	*.xz) xz -dc "$SID_ROOT/$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
+	*.zst) zstd -qdc "$SID_ROOT/$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
+	*.gz) gzip -dc "$SID_ROOT/$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
+	*) cp "$SID_ROOT/$ko" "$WORK/$kver/shmdev-ko.bin" ;;
+	esac
+	sid_run make -C "$tree" dkms-uninstall
+	if compgen -G "$SID_ROOT/usr/src/shmdev-*" >/dev/null ||
+		[[ -e $SID_ROOT/var/lib/dkms/shmdev ]] ||
+		compgen -G "$SID_ROOT/lib/modules/*/updates/dkms/shmdev.ko*" >/dev/null; then
+		echo "make dkms-uninstall left shmdev in the chroot"
+		return 1
+	fi
 }
 
 # Nothing of shmdev left in DKMS, /usr/src, the module trees or /etc.
@@ -605,6 +648,10 @@ main() {
 
 	phase_begin "resolve kernels"
 	resolve_kernels
+	# This host's DKMS builds for bookworm's kernels; sid's and
+	# experimental's are built in the sid chroot.
+	mapfile -t SID_KVERS < <(sid_kvers)
+	mapfile -t KVERS < <(host_kvers)
 	phase_end
 	mkdir -p "$WORK/logs"
 
@@ -613,6 +660,9 @@ main() {
 	phase_end
 	if [[ ${PKG_CHECK_VM:-1} != 0 ]]; then
 		prepare_host
+		for kver in "${SID_KVERS[@]}"; do
+			fetch_kernel "$kver"
+		done
 	fi
 
 	getent group shmdev >/dev/null || GROUP_EXISTED=0
@@ -641,6 +691,16 @@ main() {
 	run_test pkg_config_program_links_and_runs t_pkg_config_program
 	run_test make_uninstall_removes_all t_make_uninstall
 	phase_end
+
+	if ((${#SID_KVERS[@]})); then
+		phase_begin "DKMS in the sid chroot"
+		sid_chroot_prepare
+		sid_ensure_packages dkms "${SID_KVERS[@]/#/linux-headers-}"
+		for kver in "${SID_KVERS[@]}"; do
+			run_test "sid_chroot_dkms_build_install_uninstall_$kver" t_sid_dkms "$kver"
+		done
+		phase_end
+	fi
 
 	phase_begin "make deb + lintian"
 	run_test make_deb_four_packages_lintian_clean t_make_deb
@@ -671,7 +731,7 @@ main() {
 	if [[ ${PKG_CHECK_VM:-1} == 0 ]]; then
 		skip vm_modprobe_udev_group "PKG_CHECK_VM=0"
 	else
-		for kver in "${KVERS[@]}"; do
+		for kver in "${KVERS[@]}" "${SID_KVERS[@]}"; do
 			if [[ ! -s $WORK/$kver/shmdev-ko.bin ]] || ((${#DEBS[@]} != 4)); then
 				skip "vm $kver" "no DKMS-built module or packages"
 				continue
