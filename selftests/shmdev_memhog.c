@@ -38,6 +38,12 @@
  * memory gone that allocation would call the OOM killer. So the handler
  * runs on an alternate stack whose pages are touched up front, and the
  * output buffer exists before memory runs out.
+ *
+ * The same goes for page tables: the fault that first touches the span of
+ * a page table allocates one with GFP_KERNEL, which calls the OOM killer
+ * when it fails. That is the core mm's allocation, not the module's, so
+ * each segment's page tables are made before its pages are filled: one
+ * write per page-table span up front, while memory is still there.
  */
 static uint8_t altstack[256 * 1024];
 
@@ -62,13 +68,14 @@ int main(int argc, char **argv)
 	static size_t lens[MAX_SEGS], nsegs;
 	static uint64_t touched;
 	static const char *result = "complete";
-	size_t ps = sysconf(_SC_PAGESIZE), seg_size, i, off;
+	size_t ps = sysconf(_SC_PAGESIZE), seg_size, i, off, span;
 	uint64_t total;
 	struct sigaction sa;
 	stack_t ss;
 	struct timespec t0, t1;
 	int fd, ret, sig, bad = 0;
 	volatile size_t page;
+	volatile bool filling;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s TOTAL SEGMENT\n", argv[0]);
@@ -78,6 +85,8 @@ int main(int argc, char **argv)
 	seg_size = strtoull(argv[2], NULL, 0) / ps * ps;
 	if (!seg_size)
 		return 2;
+	/* What one page table maps: a page of 8-byte entries, each a page. */
+	span = ps / 8 * ps;
 	memset(altstack, 1, sizeof(altstack));
 	prefault_stack();
 	ss.ss_sp = altstack;
@@ -126,13 +135,18 @@ int main(int argc, char **argv)
 		lens[nsegs] = 0;
 		nsegs++;
 		page = 0;
+		filling = false;
 		st_probe_armed = 1;
 		sig = sigsetjmp(st_probe_env, 1);
 		if (sig) {
 			result = "sigbus";
-			lens[nsegs - 1] = page * ps;
+			lens[nsegs - 1] = filling ? page * ps : 0;
 			break;
 		}
+		/* The page tables first (the first byte of a page per span). */
+		for (off = 0; off < seg_size; off += span)
+			maps[nsegs - 1][off] = page_byte(nsegs - 1, off / ps);
+		filling = true;
 		for (; page < seg_size / ps && touched < total; page++) {
 			maps[nsegs - 1][page * ps] = page_byte(nsegs - 1, page);
 			maps[nsegs - 1][page * ps + ps - 1] =
