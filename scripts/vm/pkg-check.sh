@@ -55,6 +55,15 @@ for tool in modprobe depmod modinfo rmmod lsmod insmod; do
 done
 PATH=/kmod-bin:$PATH
 export PATH
+# busybox sh runs its own applet of a name before looking at PATH, and
+# busybox's depmod takes a release with fewer than three numbers (7.3-amd64)
+# for a module file: call kmod's tools by their path.
+modprobe() { /kmod-bin/modprobe "$@"; }
+depmod() { /kmod-bin/depmod "$@"; }
+modinfo() { /kmod-bin/modinfo "$@"; }
+rmmod() { /kmod-bin/rmmod "$@"; }
+lsmod() { /kmod-bin/lsmod "$@"; }
+insmod() { /kmod-bin/insmod "$@"; }
 
 echo "TAP version 13"
 echo "# kernel $KVER, shmdev $VERSION"
