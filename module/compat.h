@@ -154,9 +154,9 @@ static inline bool shmdev_ipc_ns_in_use(struct ipc_namespace *ns)
 }
 
 /*
- * The unbound system workqueue: system_dfl_wq from 6.17 (module/Kbuild
- * finds its declaration), system_unbound_wq before. Newer kernels warn
- * when a module queues on system_wq, the per-CPU queue of old.
+ * The unbound system workqueue: system_dfl_wq where the headers declare it
+ * (module/Kbuild; 6.17, and 6.12's stable updates), system_unbound_wq
+ * before. 7.x warns when work is queued on system_wq or system_unbound_wq.
  */
 static inline struct workqueue_struct *shmdev_unbound_wq(void)
 {
