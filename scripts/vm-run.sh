@@ -13,8 +13,8 @@
 # (1001) exist for su.
 #
 #   -k KVER          kernel to boot: an entry of the matrix in lib.sh (6.1,
-#                    6.12, 6.12-rt, sid, sid-rt, rc) or a bookworm kernel
-#                    release (e.g. 6.12.118+deb12-amd64)
+#                    6.12, 6.12-rt, sid, sid-rt, rc; debug is -d) or a
+#                    bookworm kernel release (e.g. 6.12.118+deb12-amd64)
 #   -d               boot the debug kernel of vm-check.sh's debug lane (KASAN,
 #                    lockdep, kmemleak), building it first if it is not cached
 #   -a SRC[:DEST]    also put file or directory SRC at DEST in the VM
@@ -55,6 +55,11 @@ main() {
 	done
 	shift $((OPTIND - 1))
 	(($# == 1)) || usage
+	if [[ $kver == debug ]]; then
+		kver=''
+		debug=1
+		SHMDEV_DEBUG_KERNEL=1
+	fi
 	script=$(realpath "$1")
 	[[ -f $script ]] || die "$1: no such file"
 
@@ -70,8 +75,11 @@ main() {
 	((debug == 0)) || DEBUG_WANTED=1
 	phase_end
 
+	if ((${#KVERS[@]} == 0 && debug == 0)); then
+		die "no kernel to boot for '$KERNELS'${SKIPPED_ENTRIES[*]:+: ${SKIPPED_ENTRIES[*]}}"
+	fi
 	prepare_host
-	kver=${KVERS[0]}
+	kver=${KVERS[0]:-}
 	if ((debug)); then
 		phase_begin "debug kernel"
 		debug_kernel_prepare || die "the debug kernel could not be built"
