@@ -57,7 +57,7 @@ debug_kernel_enabled() {
 
 # debug_kernel_source: set DEBUG_SOURCE_PACKAGE from the kernel of the
 # DEBUG_KERNEL_LINE_OF entry (7.2.13+deb14-amd64 gives linux-source-7.2)
-# and install it in the chroot.
+# and install its newest version in the chroot.
 debug_kernel_source() {
 	local suite meta kver
 
@@ -66,7 +66,7 @@ debug_kernel_source() {
 	[[ $kver =~ ^([0-9]+\.[0-9]+) ]] ||
 		die "cannot tell the kernel line of $meta in $suite (got '$kver')"
 	DEBUG_SOURCE_PACKAGE=linux-source-${BASH_REMATCH[1]}
-	sid_ensure_packages "$DEBUG_SOURCE_PACKAGE"
+	sid_ensure_newest "$DEBUG_SOURCE_PACKAGE"
 }
 
 debug_kernel_tarball() {

@@ -127,6 +127,9 @@ sid_chroot_prepare() {
 		: >"$SID_ROOT/.shmdev-complete"
 	fi
 	if ((SID_UPDATED == 0)); then
+		# Written again each time, so that SID_MIRROR holds for a cached
+		# chroot too.
+		sid_configure_apt "$SID_ROOT"
 		log "apt-get update in the sid chroot"
 		sid_apt apt-get update -q >&2 || die "apt-get update in the sid chroot failed"
 		SID_UPDATED=1
@@ -148,6 +151,24 @@ sid_ensure_packages() {
 		die "apt-get install in the sid chroot failed: ${missing[*]}"
 	# New headers may have come in.
 	sid_fix_checker
+}
+
+# sid_ensure_newest PKG...: install PKG, or upgrade it where the chroot
+# has an older version than apt's candidate: for packages that keep their
+# name across updates (linux-source-7.2 from 7.2.13 to 7.2.14).
+sid_ensure_newest() {
+	local pkg have want old=()
+
+	for pkg in "$@"; do
+		have=$(sid_run dpkg-query -W -f='${db:Status-Status} ${Version}' "$pkg" 2>/dev/null || true)
+		want=$(sid_apt apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+		[[ -n $want && $want != "(none)" ]] || die "no candidate for $pkg in the sid chroot"
+		[[ $have == "installed $want" ]] || old+=("$pkg")
+	done
+	((${#old[@]})) || return 0
+	log "installing or upgrading in the sid chroot: ${old[*]}"
+	sid_apt apt-get install -y -q "${old[@]}" >&2 ||
+		die "apt-get install in the sid chroot failed: ${old[*]}"
 }
 
 # Debian's linux-headers packages of 7.x leave out scripts/checker-valid.sh,
