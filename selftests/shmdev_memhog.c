@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	static uint64_t touched;
 	static const char *result = "complete";
 	size_t ps = sysconf(_SC_PAGESIZE), seg_size, i, off, span;
+	uintptr_t base, addr;
 	uint64_t total;
 	struct sigaction sa;
 	stack_t ss;
@@ -143,9 +144,17 @@ int main(int argc, char **argv)
 			lens[nsegs - 1] = filling ? page * ps : 0;
 			break;
 		}
-		/* The page tables first (the first byte of a page per span). */
-		for (off = 0; off < seg_size; off += span)
+		/*
+		 * The page tables first: a byte in each span the mapping meets.
+		 * The mapping need not start at a span boundary, so it can meet
+		 * one span more than seg_size / span.
+		 */
+		base = (uintptr_t)maps[nsegs - 1];
+		for (addr = base & ~(uintptr_t)(span - 1); addr < base + seg_size;
+		     addr += span) {
+			off = addr < base ? 0 : addr - base;
 			maps[nsegs - 1][off] = page_byte(nsegs - 1, off / ps);
+		}
 		filling = true;
 		for (; page < seg_size / ps && touched < total; page++) {
 			maps[nsegs - 1][page * ps] = page_byte(nsegs - 1, page);
