@@ -961,8 +961,8 @@ static double bc_median_ns(const struct bcase *c)
 	return c->nsamples ? median(v, c->nsamples) : 0;
 }
 
-static void emit_error(const char *bench, const char *variant,
-		       const char *peer, const char *msg, const char *stage)
+/* Opens a record: the object's first members, which name the case. */
+static void emit_key(const char *bench, const char *variant, const char *peer)
 {
 	printf("{\"bench\":");
 	json_str(bench);
@@ -970,6 +970,12 @@ static void emit_error(const char *bench, const char *variant,
 	json_str(variant);
 	printf(",\"peer\":");
 	json_str(peer);
+}
+
+static void emit_error(const char *bench, const char *variant,
+		       const char *peer, const char *msg, const char *stage)
+{
+	emit_key(bench, variant, peer);
 	printf(",\"error\":");
 	json_str(msg);
 	printf(",\"stage\":");
@@ -990,12 +996,7 @@ static void emit_case(const struct bcase *c)
 	if (!c->selected)
 		return;
 	if (c->skipped) {
-		printf("{\"bench\":");
-		json_str(c->bench);
-		printf(",\"variant\":");
-		json_str(c->variant);
-		printf(",\"peer\":");
-		json_str(c->peer);
+		emit_key(c->bench, c->variant, c->peer);
 		printf(",\"skipped\":");
 		json_str(c->msg);
 		printf("}\n");
@@ -1021,12 +1022,7 @@ static void emit_case(const struct bcase *c)
 			hi = ns[i];
 	}
 	med = median(ns, n);
-	printf("{\"bench\":");
-	json_str(c->bench);
-	printf(",\"variant\":");
-	json_str(c->variant);
-	printf(",\"peer\":");
-	json_str(c->peer);
+	emit_key(c->bench, c->variant, c->peer);
 	printf(",\"size\":%" PRIu64 ",\"ops\":%" PRIu64 ",\"op\":",
 	       c->size, c->ops);
 	json_str(c->op);
