@@ -42,8 +42,8 @@
  * The same goes for page tables: the fault that first touches the span of
  * a page table allocates one with GFP_KERNEL, which calls the OOM killer
  * when it fails. That is the core mm's allocation, not the module's, so
- * each segment's page tables are made before its pages are filled: one
- * write per page-table span up front, while memory is still there.
+ * each segment's page tables are made before its pages are filled
+ * (st_make_page_tables()), while memory is still there.
  */
 static uint8_t altstack[256 * 1024];
 
@@ -68,8 +68,7 @@ int main(int argc, char **argv)
 	static size_t lens[MAX_SEGS], nsegs;
 	static uint64_t touched;
 	static const char *result = "complete";
-	size_t ps = sysconf(_SC_PAGESIZE), seg_size, i, off, span;
-	uintptr_t base, addr;
+	size_t ps = sysconf(_SC_PAGESIZE), seg_size, i, off;
 	uint64_t total;
 	struct sigaction sa;
 	stack_t ss;
@@ -86,8 +85,6 @@ int main(int argc, char **argv)
 	seg_size = strtoull(argv[2], NULL, 0) / ps * ps;
 	if (!seg_size)
 		return 2;
-	/* What one page table maps: a page of 8-byte entries, each a page. */
-	span = ps / 8 * ps;
 	memset(altstack, 1, sizeof(altstack));
 	prefault_stack();
 	ss.ss_sp = altstack;
@@ -144,17 +141,7 @@ int main(int argc, char **argv)
 			lens[nsegs - 1] = filling ? page * ps : 0;
 			break;
 		}
-		/*
-		 * The page tables first: a byte in each span the mapping meets.
-		 * The mapping need not start at a span boundary, so it can meet
-		 * one span more than seg_size / span.
-		 */
-		base = (uintptr_t)maps[nsegs - 1];
-		for (addr = base & ~(uintptr_t)(span - 1); addr < base + seg_size;
-		     addr += span) {
-			off = addr < base ? 0 : addr - base;
-			maps[nsegs - 1][off] = page_byte(nsegs - 1, off / ps);
-		}
+		st_make_page_tables(maps[nsegs - 1], seg_size);
 		filling = true;
 		for (; page < seg_size / ps && touched < total; page++) {
 			maps[nsegs - 1][page * ps] = page_byte(nsegs - 1, page);

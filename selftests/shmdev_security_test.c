@@ -2503,6 +2503,7 @@ struct memcg_child_arg {
 	int close_fd;
 	const char *name;	/* a segment to attach, or NULL: create one */
 	size_t len;
+	bool tables_first;	/* st_make_page_tables() before the fill */
 };
 
 /* Waits to be moved into the group, then writes every page of a segment. */
@@ -2526,6 +2527,8 @@ static int memcg_child(void *data)
 		CHILD_CHECK_EQ(0, st_create(fd, "", a->len, 0600, NULL));
 	p = map_fd(fd, a->len, PROT_READ | PROT_WRITE, MAP_SHARED);
 	CHILD_CHECK(p != MAP_FAILED);
+	if (a->tables_first)
+		st_make_page_tables(p, a->len);
 	for (off = 0; off < a->len; off += page_size)
 		p[off] = 1;
 	fprintf(stderr, "# child wrote all %zu bytes\n", a->len);
@@ -2564,7 +2567,12 @@ static pid_t memcg_spawn(struct __test_metadata *_metadata, struct memcg *cg,
 TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
 {
 	const long long max = 16 << 20;
-	struct memcg_child_arg arg = { .len = 64 << 20 };
+	/*
+	 * Page tables first: the kernel charges one to the group when a fault
+	 * enters a new span, before the module's page, and that charge calls
+	 * the OOM killer when it finds the group full.
+	 */
+	struct memcg_child_arg arg = { .len = 64 << 20, .tables_first = true };
 	long long current, peak = 0, oom, oom_kill, max_events;
 	uint64_t pages = module_pages(), now, seg_peak = 0;
 	int status = -1;

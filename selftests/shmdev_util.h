@@ -379,6 +379,28 @@ static inline double st_now_secs(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * Reads a byte in each page-table span that [@p, @p + @len) meets (ps / 8
+ * pages: 2 MiB with 4 KiB pages), so that the mapping's page tables exist
+ * before it is filled; the mapping need not start on a span boundary.
+ *
+ * A fault allocates the page table (GFP_KERNEL_ACCOUNT) before it asks the
+ * mapping for the page. When memory or a memory cgroup's limit runs out,
+ * that core-mm allocation calls the OOM killer, where the module's own
+ * page allocation fails with SIGBUS: tests that expect the SIGBUS make the
+ * page tables first, while memory is still there. Not for HUGE segments,
+ * whose first fault in a span allocates a huge page.
+ */
+static inline void st_make_page_tables(const volatile uint8_t *p, size_t len)
+{
+	size_t ps = sysconf(_SC_PAGESIZE), span = ps / 8 * ps;
+	uintptr_t base = (uintptr_t)p, addr;
+
+	for (addr = base & ~(uintptr_t)(span - 1); addr < base + len;
+	     addr += span)
+		(void)p[addr < base ? 0 : addr - base];
+}
+
 /* splitmix64's finalizer: spreads the bits of @x over the result. */
 static inline uint64_t st_mix64(uint64_t x)
 {
