@@ -264,11 +264,35 @@ t_dkms_install() {
 	getent group shmdev
 }
 
+# keep_module ROOT KVER KO: keep the module DKMS installed at ROOT/KO
+# (KO starts /lib/modules/KVER/) for the VM: its place in the module
+# tree as a tar archive, and uncompressed for /init's insmod. Kept outside
+# the tree until the VM runs: a `make clean` (kbuild's clean of M=<tree>)
+# deletes every *.ko below the tree, build/ included.
+keep_module() {
+	local root=$1 kver=$2 ko=$3 bin=$WORK/$2/shmdev-ko.bin
+
+	mkdir -p "$WORK/$kver"
+	tar -C "$root/lib/modules/$kver" -cf "$WORK/$kver/modtree.tar" \
+		"${ko#/lib/modules/"$kver"/}"
+	case $ko in
+	*.xz) xz -dc "$root$ko" >"$bin" ;;
+	*.zst) zstd -qdc "$root$ko" >"$bin" ;;
+	*.gz) gzip -dc "$root$ko" >"$bin" ;;
+	*) cp "$root$ko" "$bin" ;;
+	esac
+}
+
+# forget_module KVER: no module of an earlier run is booted in its place.
+forget_module() {
+	rm -f "$WORK/$1/shmdev-ko.bin" "$WORK/$1/modtree.tar"
+}
+
 # dkms build + dkms install for KVER (the first kernel was built by
 # dkms-install); the module in updates/dkms carries VERSION and KVER.
 t_dkms_build_install() {
 	local kver=$1 ko
-	rm -f "$WORK/$kver/shmdev-ko.bin" "$WORK/$kver/modtree.tar"
+	forget_module "$kver"
 	if [[ $kver != "${KVERS[0]}" ]]; then
 		dkms build -m shmdev -v "$VERSION" -k "$kver"
 		dkms install -m shmdev -v "$VERSION" -k "$kver"
@@ -283,18 +307,7 @@ t_dkms_build_install() {
 	[[ $(modinfo -F vermagic "$ko") == "$kver "* ]] ||
 		{ echo "vermagic: $(modinfo -F vermagic "$ko")"; return 1; }
 	grep -q 'updates/dkms/shmdev.ko' "/lib/modules/$kver/modules.dep"
-	# The installed module tree for the VM: the module as DKMS installed
-	# it, and uncompressed for /init's insmod. Kept as a tar archive and a
-	# .bin until the VM runs: a `make clean` (kbuild's clean of M=<tree>)
-	# deletes every *.ko below the tree, build/ included.
-	mkdir -p "$WORK/$kver"
-	tar -C "/lib/modules/$kver" -cf "$WORK/$kver/modtree.tar" "${ko#/lib/modules/"$kver"/}"
-	case $ko in
-	*.xz) xz -dc "$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
-	*.zst) zstd -qdc "$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
-	*.gz) gzip -dc "$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
-	*) cp "$ko" "$WORK/$kver/shmdev-ko.bin" ;;
-	esac
+	keep_module "" "$kver" "$ko"
 }
 
 # ---------------------------------------------------------------------------
@@ -307,7 +320,7 @@ t_dkms_build_install() {
 # for the VM, as t_dkms_build_install keeps its own.
 t_sid_dkms() {
 	local kver=$1 tree=$WORK/sid-tree ko
-	rm -f "$WORK/$kver/shmdev-ko.bin" "$WORK/$kver/modtree.tar"
+	forget_module "$kver"
 	copy_tree "$tree"
 	sid_run make -C "$tree" dkms-install KVER="$kver"
 	sid_run dkms status -m shmdev -v "$VERSION" -k "$kver" | tee "$WORK/sid-dkms-status"
@@ -319,15 +332,7 @@ t_sid_dkms() {
 		{ echo "modinfo version: $(sid_run modinfo -F version "/$ko")"; return 1; }
 	[[ $(sid_run modinfo -F vermagic "/$ko") == "$kver "* ]] ||
 		{ echo "vermagic: $(sid_run modinfo -F vermagic "/$ko")"; return 1; }
-	mkdir -p "$WORK/$kver"
-	tar -C "$SID_ROOT/lib/modules/$kver" -cf "$WORK/$kver/modtree.tar" \
-		"${ko#lib/modules/"$kver"/}"
-	case $ko in
-	*.xz) xz -dc "$SID_ROOT/$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
-	*.zst) zstd -qdc "$SID_ROOT/$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
-	*.gz) gzip -dc "$SID_ROOT/$ko" >"$WORK/$kver/shmdev-ko.bin" ;;
-	*) cp "$SID_ROOT/$ko" "$WORK/$kver/shmdev-ko.bin" ;;
-	esac
+	keep_module "$SID_ROOT" "$kver" "/$ko"
 	sid_run make -C "$tree" dkms-uninstall
 	if compgen -G "$SID_ROOT/usr/src/shmdev-*" >/dev/null ||
 		[[ -e $SID_ROOT/var/lib/dkms/shmdev ]] ||
