@@ -44,6 +44,9 @@ TOTAL_PASS=0
 TOTAL_FAIL=0
 TOTAL_SKIP=0
 SUMMARY=()
+# What failed, repeated after the timings so that the end of the output
+# (all a CI log may keep) says why: first lines of each failing kernel.
+FINDINGS=()
 
 # count_kernel KVER PASS FAIL SKIP: add to the totals and the summary table.
 count_kernel() {
@@ -101,12 +104,32 @@ test_kernel() {
 	fi
 	echo "console log: $work/console.log"
 	count_kernel "$(kernel_label "$kver")" "$pass" "$fail" "$skip"
+	if ((fail)); then
+		add_findings "$(kernel_label "$kver")" "${failed[@]}" \
+			"${problems[@]}" "${dmesg[@]}"
+		if vm_unfinished "$work/console.log"; then
+			mapfile -t -O "${#FINDINGS[@]}" FINDINGS < <(console_tail "$work/console.log" | tail -n 12)
+		fi
+	fi
+}
+
+# add_findings LABEL LINE...: a failing kernel's first lines for the end.
+add_findings() {
+	local label=$1
+
+	shift
+	FINDINGS+=("$label:")
+	while (($#)) && ((${#FINDINGS[@]} < 60)); do
+		FINDINGS+=("  $1")
+		shift
+	done
 }
 
 # test_packaging: DKMS, make install, the Debian packages and the udev
 # rule (scripts/pkg-check.sh, TAP), as one more summary row.
 test_packaging() {
 	local log=$SHMDEV_BUILD/pkg-check.log rc=0 pass fail skip kver names=()
+	local lines=()
 
 	for kver in "${KVERS[@]}"; do
 		names+=("${KERNEL_ENTRY[$kver]}")
@@ -130,6 +153,8 @@ test_packaging() {
 	if ((fail)); then
 		grep -E -A 20 '^not ok ' "$log" | head -n 80
 		tail -n 20 "$log"
+		mapfile -t lines < <(grep -E '^not ok ' "$log"; tail -n 5 "$log")
+		add_findings packaging "${lines[@]}"
 	fi
 	echo "log: $log"
 	count_kernel "packaging (DKMS, install, deb)" "$pass" "$fail" "$skip"
@@ -223,6 +248,10 @@ main() {
 	echo "=== summary"
 	printf '%s\n' "${SUMMARY[@]}"
 	phase_report
+	if ((${#FINDINGS[@]})); then
+		echo "=== what failed (details above)"
+		printf '%s\n' "${FINDINGS[@]}"
+	fi
 	echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
 	if ((TOTAL_FAIL)); then
 		exit 1
