@@ -9,12 +9,14 @@
 #define _SHMDEV_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/fs.h>
 #include <linux/huge_mm.h>
 #include <linux/ipc_namespace.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/proc_ns.h>
 #include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
 #include <linux/workqueue.h>
 
 /*
@@ -164,6 +166,86 @@ static inline struct workqueue_struct *shmdev_unbound_wq(void)
 	return system_dfl_wq;
 #else
 	return system_unbound_wq;
+#endif
+}
+
+/*
+ * Calling a file's mmap method on an existing VMA, as a file that stacks on
+ * another does: call_mmap() up to 6.17, vfs_mmap() after, which also runs
+ * the mmap_prepare method that shmem has from 6.17 on. module/Kbuild finds
+ * vfs_mmap()'s definition.
+ */
+static inline int shmdev_call_mmap(struct file *file,
+				   struct vm_area_struct *vma)
+{
+#ifdef SHMDEV_HAVE_VFS_MMAP
+	return vfs_mmap(file, vma);
+#else
+	return call_mmap(file, vma);
+#endif
+}
+
+/* shmem's vm_ops, which a segment's VMA forwards to (seg.c). */
+const struct vm_operations_struct *
+shmdev_shmem_vm_ops(const struct vm_area_struct *vma);
+
+#ifdef CONFIG_NUMA
+/*
+ * A segment VMA's get_policy method, forwarded to shmem's. The method
+ * takes an interleave index from 6.7 on; module/Kbuild tells the
+ * prototypes apart by that parameter.
+ */
+#ifdef SHMDEV_HAVE_GET_POLICY_ILX
+static inline struct mempolicy *shmdev_get_policy(struct vm_area_struct *vma,
+						  unsigned long addr,
+						  pgoff_t *ilx)
+{
+	return shmdev_shmem_vm_ops(vma)->get_policy(vma, addr, ilx);
+}
+#else
+static inline struct mempolicy *shmdev_get_policy(struct vm_area_struct *vma,
+						  unsigned long addr)
+{
+	return shmdev_shmem_vm_ops(vma)->get_policy(vma, addr);
+}
+#endif
+#endif /* CONFIG_NUMA */
+
+/*
+ * A shmem file on @mnt whose memory is accounted page by page as it is
+ * allocated (VM_NORESERVE), as memfd's. The flags became a vma_flags_t in
+ * 7.0; module/Kbuild tells the prototypes apart by that parameter.
+ */
+static inline struct file *shmdev_shmem_file_setup(struct vfsmount *mnt,
+						   const char *name,
+						   loff_t size)
+{
+#ifdef SHMDEV_HAVE_SHMEM_VMA_FLAGS
+	return shmem_file_setup_with_mnt(mnt, name, size,
+					 mk_vma_flags(VMA_NORESERVE_BIT));
+#else
+	return shmem_file_setup_with_mnt(mnt, name, size, VM_NORESERVE);
+#endif
+}
+
+/*
+ * References to @folio beyond those of the page cache, the swap cache and
+ * the page tables that map it. folio_mapcount(), which the kernel's own
+ * folio_expected_ref_count() uses, is inline from 6.4 on (module/Kbuild
+ * finds the definition); on 6.1 it is out of line and not exported, and a
+ * base page's map count is read directly. A large folio there counts its
+ * pins apart, exactly, and only those are reported.
+ */
+static inline int shmdev_folio_extra_refs(struct folio *folio)
+{
+#ifdef SHMDEV_HAVE_INLINE_FOLIO_MAPCOUNT
+	return folio_ref_count(folio) - folio_expected_ref_count(folio);
+#else
+	if (folio_test_large(folio))
+		return folio_maybe_dma_pinned(folio);
+	return folio_ref_count(folio) - page_mapcount(&folio->page) -
+	       !!folio->mapping - folio_test_swapcache(folio) -
+	       folio_test_private(folio);
 #endif
 }
 

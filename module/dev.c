@@ -30,6 +30,7 @@
 #include <linux/mutex.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/stat.h>
 #include <linux/string.h>
@@ -46,7 +47,7 @@
 			 SHMDEV_FEAT_SEALS | SHMDEV_FEAT_SETPERM | \
 			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS | \
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
-			 SHMDEV_FEAT_NEWFD)
+			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM)
 
 /* How often the reaper looks for dead IPC namespaces. */
 #define SHMDEV_REAP_INTERVAL	HZ
@@ -85,7 +86,7 @@ int shmdev_reserve_bytes(u64 bytes)
 
 static int shmdev_nr_pages_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(&shmdev_nr_pages));
+	return sysfs_emit(buf, "%ld\n", shmdev_nr_pages());
 }
 
 static int shmdev_nr_pages_set(const char *val, const struct kernel_param *kp)
@@ -477,7 +478,7 @@ static long shmdev_ioc_create(struct file *file,
 	if (ret)
 		return ret;
 	if ((arg.flags & SHMDEV_CREATE_HUGE) &&
-	    !IS_ALIGNED(arg.size, SHMDEV_HUGE_ALIGN))
+	    !IS_ALIGNED(arg.size, shmdev_huge_granule()))
 		return -EINVAL;
 	ret = shmdev_check_name(arg.name, true);
 	if (ret < 0)
@@ -573,6 +574,7 @@ static void shmdev_fill_info(struct shmdev_seg *seg,
 	info->nr_pages = READ_ONCE(seg->inode->i_mapping->nrpages);
 	info->seals = seg->seals;
 	info->nr_huge_pages = shmdev_seg_nr_huge(seg);
+	info->nr_swapped = READ_ONCE(SHMEM_I(seg->inode)->swapped);
 	mutex_unlock(&seg->lock);
 	if (seg->huge)
 		info->flags |= SHMDEV_INFO_HUGE;

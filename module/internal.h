@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * shmdev internals shared by the device (dev.c) and the segment and page
- * model (seg.c).
+ * shmdev internals shared by the device (dev.c) and the segments and
+ * their shmem pages (seg.c).
  */
 #ifndef _SHMDEV_INTERNAL_H
 #define _SHMDEV_INTERNAL_H
@@ -29,11 +29,15 @@ struct shmdev_scope;
  * @name_hash:	hash of @scope and @name, while linked; shmdev_lock
  * @linked:	the name table holds a reference; shmdev_lock, read locklessly
  * @refs:	the name table's reference and one per segment file
- * @inode:	inode on the shmdev pseudo filesystem whose page cache holds
- *		the segment's pages, and whose i_size is the segment's size;
- *		constant
+ * @all_node:	entry in the list of all segments; its own spinlock
+ * @shmem_file:	shmem file holding the segment's pages, on one of the
+ *		module's tmpfs instances; never seen by user space; constant
+ * @inode:	its inode, whose i_size is the segment's size; constant
+ * @shmem_vm_ops: shmem's vm_ops, which the segment's VMAs forward to; set
+ *		by each mmap(), always to the same value
  * @lock:	serialises resizing, sealing, shared mappings' seal checks
- *		and INFO's view of size and pages; nests inside shmdev_lock
+ *		and INFO's view of size and pages; nests inside shmdev_lock,
+ *		the mmap lock and the inode lock
  * @seals:	SHMDEV_SEAL_* bits; @lock, read locklessly
  * @id:		identifier, unique while the module is loaded; constant
  * @uid:	owner; shmdev_lock
@@ -58,8 +62,11 @@ struct shmdev_seg {
 	u32			name_hash;
 	bool			linked;
 	refcount_t		refs;
+	struct list_head	all_node;
+	struct file		*shmem_file;
 	struct inode		*inode;
-	/* Taken under mmap_lock; takes the mapping's invalidate_lock. */
+	const struct vm_operations_struct *shmem_vm_ops;
+	/* Taken under the mmap lock and the inode lock. */
 	struct mutex		lock;
 	u32			seals;
 	u64			id;
@@ -73,14 +80,13 @@ struct shmdev_seg {
 	char			name[SHMDEV_NAME_MAX];
 };
 
-/* Pages held in the page caches of all segments. */
-extern atomic_long_t shmdev_nr_pages;
 /* Segments in existence, named or not. */
 extern atomic_t shmdev_nr_segments;
 /* Sum of the sizes of all segments, in bytes. */
 extern atomic64_t shmdev_total_bytes;
 
 int shmdev_reserve_bytes(u64 bytes);
+long shmdev_nr_pages(void);
 
 int shmdev_fs_init(void);
 void shmdev_fs_exit(void);
@@ -113,6 +119,17 @@ static inline struct shmdev_seg *shmdev_file_seg(struct file *segfile)
 static inline unsigned int shmdev_seg_huge_order(const struct shmdev_seg *seg)
 {
 	return seg->huge ? shmdev_huge_order() : 0;
+}
+
+/*
+ * Size granule of a huge segment: the size of the PMD-mapped folios it is
+ * built from where the kernel has them (2 MiB on x86-64 and on arm64 with
+ * 4 KiB pages, 32 MiB with 16 KiB pages), else the uapi's default.
+ */
+static inline u64 shmdev_huge_granule(void)
+{
+	return shmdev_huge_order() ? PAGE_SIZE << shmdev_huge_order() :
+				     SHMDEV_HUGE_ALIGN;
 }
 
 /* The segment's size in bytes is its inode's i_size. */

@@ -2,22 +2,27 @@
 /*
  * shmdev segments and their pages.
  *
- * Each segment owns an inode on a small pseudo filesystem private to the
- * module. Its pages are ordinary page-cache pages of that inode: the page
- * cache holds one reference per page and every mapping one more, so shared
- * futexes, GUP, rmap and copy-on-write work as for a file. The pages have no
- * backing store: they are marked dirty when they are added (dirty_folio is a
- * no-op, so nothing ever writes them back) and the mapping is unevictable,
- * which keeps reclaim and drop_caches away from them.
+ * A segment's pages are the pages of a shmem file, as a SysV segment's are:
+ * they swap, follow NUMA policy, are charged to the memory cgroup of the
+ * task that faults them in, and can be pinned wherever memfd's can. The
+ * files live on tmpfs instances private to the module (as i915's gemfs):
+ * one for segments of base pages (huge=never), one for SHMDEV_CREATE_HUGE
+ * segments (huge=within_size), whose pages the core mm maps by PMD where a
+ * mapping is aligned (shmdev_seg_get_unmapped_area() sees to that).
  *
- * A read fault maps all the pages around it that are already in the page
- * cache, as far as the page table reaches (fault-around, see
- * shmdev_map_pages()). A segment created with
- * SHMDEV_CREATE_HUGE takes PMD-sized folios, which the core mm maps with a
- * single PMD where the mapping is aligned (the device's get_unmapped_area
- * sees to that); where one cannot be allocated, that part of the segment
- * takes base pages. A file opened with SHMDEV_*_PREMAP maps all of a new
- * shared mapping from its ->mmap, allocating what is missing.
+ * The shmem file never reaches user space. Each /dev/shmdev file bound to
+ * a segment owns a segment file: a file of its own on the shmem inode,
+ * with shmdev's operations, which the segment's VMAs map (as ipc/shm.c's
+ * shm file wraps its shmem file). Its vm_ops forward faults, fault-around
+ * and NUMA policy to shmem's, and add what shmdev needs: mappings counted
+ * for SEAL_WRITE, SIGBUS rather than the OOM killer, fault-around over a
+ * whole page table. The inode is reachable by path only through
+ * /proc/PID/map_files, where it can neither be opened nor changed nor
+ * executed (see shmdev_seg_new()).
+ *
+ * A file opened with SHMDEV_*_PREMAP maps all of every new shared mapping
+ * before mmap() returns to user space, from task work that runs after the
+ * mmap lock is dropped (shmdev_premap_queue()).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -25,44 +30,35 @@
 #include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/fs_context.h>
-#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
-#include <linux/pseudo_fs.h>
-#include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/task_work.h>
 #include <linux/xarray.h>
 
 #include "compat.h"
 #include "internal.h"
 
-#define SHMDEV_FS_MAGIC	0x73686d64	/* "shmd" */
-
-atomic_long_t shmdev_nr_pages = ATOMIC_LONG_INIT(0);
 atomic_t shmdev_nr_segments = ATOMIC_INIT(0);
 atomic64_t shmdev_total_bytes = ATOMIC64_INIT(0);
 
 static atomic64_t shmdev_next_id = ATOMIC64_INIT(0);
+
+/* The private tmpfs instances: base pages, and huge (NULL without THP). */
 static struct vfsmount *shmdev_mnt;
+static struct vfsmount *shmdev_huge_mnt;
 
-static void shmdev_free_folio(struct folio *folio)
-{
-	atomic_long_sub(folio_nr_pages(folio), &shmdev_nr_pages);
-}
-
-static const struct address_space_operations shmdev_aops = {
-	.dirty_folio	= noop_dirty_folio,
-	.free_folio	= shmdev_free_folio,
-#ifdef CONFIG_MIGRATION
-	.migrate_folio	= migrate_folio,
-#endif
-};
+/* Every segment in existence, for the nr_pages parameter. */
+static LIST_HEAD(shmdev_all_segs);
+static DEFINE_SPINLOCK(shmdev_all_segs_lock);
 
 /* Pages the segment spans, the last one possibly partly. */
 static pgoff_t shmdev_seg_pages(const struct shmdev_seg *seg)
@@ -70,131 +66,87 @@ static pgoff_t shmdev_seg_pages(const struct shmdev_seg *seg)
 	return DIV_ROUND_UP(shmdev_seg_size(seg), PAGE_SIZE);
 }
 
-/*
- * Allocate a zeroed folio of 2^@order pages and insert it, locked, at
- * @index rounded down to that order.
+/**
+ * shmdev_nr_pages - pages held by all segments
+ *
+ * Return: the pages all segments hold, in memory or in swap.
  */
-static struct folio *shmdev_add_folio(struct address_space *mapping,
-				      pgoff_t index, unsigned int order)
+long shmdev_nr_pages(void)
 {
-	/*
-	 * Fail rather than invoke the OOM killer, globally or in the memory
-	 * cgroup: killing tasks frees nothing that a persistent segment
-	 * holds, so the fault raises SIGBUS instead (see shmdev_fault()).
-	 * A huge folio is worth one attempt at compaction, not more: base
-	 * pages will do.
-	 */
-	gfp_t gfp = mapping_gfp_mask(mapping) | __GFP_NOWARN |
-		    (order ? __GFP_NORETRY : __GFP_RETRY_MAYFAIL);
-	struct folio *folio;
-	int err;
+	struct shmdev_seg *seg;
+	long pages = 0;
 
-	folio = folio_alloc(gfp | __GFP_ZERO, order);
-	if (!folio)
-		return ERR_PTR(-ENOMEM);
-	__folio_mark_uptodate(folio);
-
-	/* Charges the folio to the memory cgroup of the faulting task. */
-	err = filemap_add_folio(mapping, folio,
-				round_down(index, 1UL << order), gfp);
-	if (err) {
-		folio_put(folio);
-		return ERR_PTR(err);
-	}
-	folio_mark_dirty(folio);
-	atomic_long_add(folio_nr_pages(folio), &shmdev_nr_pages);
-	return folio;
+	spin_lock(&shmdev_all_segs_lock);
+	list_for_each_entry(seg, &shmdev_all_segs, all_node)
+		pages += READ_ONCE(SHMEM_I(seg->inode)->alloced);
+	spin_unlock(&shmdev_all_segs_lock);
+	return pages;
 }
 
 /*
- * Finds the folio at @index locked, or allocates it: a huge one first for
- * a huge segment, then a base page. The caller holds the invalidate lock,
- * which shmdev_seg_resize() holds exclusively while it changes the size,
- * so no folio appears beyond the end of a segment that is being shrunk.
- * Returns NULL beyond the end.
+ * Calls @fn on each folio of @seg until it returns true, and returns whether
+ * one did. Folios are looked at under the xarray lock, which keeps them in
+ * the page cache and so alive, never bare under RCU.
  */
-static struct folio *__shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
+static bool shmdev_seg_any_folio(struct shmdev_seg *seg,
+				 bool (*fn)(struct folio *folio, void *arg),
+				 void *arg)
 {
-	struct address_space *mapping = seg->inode->i_mapping;
-	unsigned int order = shmdev_seg_huge_order(seg);
+	XA_STATE(xas, &seg->inode->i_mapping->i_pages, 0);
+	unsigned int latency = 0;
 	struct folio *folio;
+	bool found = false;
 
-	for (;;) {
-		if (index >= shmdev_seg_pages(seg))
-			return NULL;
-		folio = shmdev_lock_folio(mapping, index);
-		if (folio)
-			return folio;
-		folio = shmdev_add_folio(mapping, index, order);
-		if (!IS_ERR(folio))
-			return folio;
-		/*
-		 * No huge folio to be had, or base pages already hold part
-		 * of its range: fall back to a base page.
-		 */
-		if (order) {
-			order = 0;
+	xas_lock_irq(&xas);
+	xas_for_each(&xas, folio, ULONG_MAX) {
+		if (xas_retry(&xas, folio) || xa_is_value(folio))
 			continue;
+		if (fn(folio, arg)) {
+			found = true;
+			break;
 		}
-		/* -EEXIST: another fault inserted it first; look again. */
-		if (PTR_ERR(folio) != -EEXIST)
-			return folio;
+		if (++latency < XA_CHECK_SCHED)
+			continue;
+		latency = 0;
+		xas_pause(&xas);
+		xas_unlock_irq(&xas);
+		cond_resched();
+		xas_lock_irq(&xas);
 	}
+	xas_unlock_irq(&xas);
+	return found;
 }
 
-static struct folio *shmdev_get_folio(struct shmdev_seg *seg, pgoff_t index)
+const struct vm_operations_struct *
+shmdev_shmem_vm_ops(const struct vm_area_struct *vma)
 {
-	struct address_space *mapping = seg->inode->i_mapping;
-	struct folio *folio;
-
-	folio = shmdev_lock_folio(mapping, index);
-	if (folio)
-		return folio;
-
-	filemap_invalidate_lock_shared(mapping);
-	folio = __shmdev_get_folio(seg, index);
-	filemap_invalidate_unlock_shared(mapping);
-	return folio;
+	return READ_ONCE(shmdev_file_seg(vma->vm_file)->shmem_vm_ops);
 }
 
 static vm_fault_t shmdev_fault(struct vm_fault *vmf)
 {
-	struct shmdev_seg *seg = shmdev_file_seg(vmf->vma->vm_file);
-	pgoff_t index = vmf->pgoff;
-	struct folio *folio;
+	vm_fault_t ret = shmdev_shmem_vm_ops(vmf->vma)->fault(vmf);
 
-	if (index >= shmdev_seg_pages(seg))
-		return VM_FAULT_SIGBUS;
-
-	folio = shmdev_get_folio(seg, index);
-	/* Out of memory, or over the memory cgroup's limit: see above. */
-	if (IS_ERR(folio))
-		return VM_FAULT_SIGBUS;
 	/*
-	 * A shrink may have set the new size after the check above; the
-	 * folio lock orders this check against its truncation.
+	 * Neither RAM nor swap could take the page, or its memory cgroup is
+	 * at its limit. The allocation did not wake the OOM killer (see
+	 * SHMDEV_GFP): killing tasks frees nothing that a persistent segment
+	 * holds. Raise SIGBUS, as beyond the end, rather than retrying the
+	 * fault for ever.
 	 */
-	if (folio && index >= shmdev_seg_pages(seg)) {
-		folio_unlock(folio);
-		folio_put(folio);
-		folio = NULL;
-	}
-	if (!folio)
-		return VM_FAULT_SIGBUS;
-
-	/* A PMD-sized folio is mapped by finish_fault() with one PMD. */
-	vmf->page = folio_file_page(folio, index);
-	return VM_FAULT_LOCKED;
+	if (ret & VM_FAULT_OOM)
+		ret = (ret & ~VM_FAULT_OOM) | VM_FAULT_SIGBUS;
+	return ret;
 }
 
 /*
  * Fault-around. The core mm asks for the fault_around_bytes (64 KiB) around
  * a read fault, a window sized for files whose neighbouring pages may need
- * I/O. A segment's pages are all in memory, so map what the page table of
- * the fault spans, within the VMA: a process reading a populated segment
- * takes one fault per 2 MiB instead of one per 64 KiB. filemap_map_pages()
- * maps only uptodate pages below the segment's end, under the page-table
- * lock, as it does for the core mm's window.
+ * I/O. Map what the page table of the fault spans instead, within the VMA:
+ * a process reading a populated segment takes one fault per page table
+ * instead of one per 64 KiB. shmem's map_pages (filemap_map_pages()) maps
+ * only pages already in memory and uptodate, below the segment's end, under
+ * the page-table lock, as it does for the core mm's window.
  */
 static vm_fault_t shmdev_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 				   pgoff_t end_pgoff)
@@ -206,8 +158,19 @@ static vm_fault_t shmdev_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 
 	start_pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
 	end_pgoff = vma->vm_pgoff + ((end - vma->vm_start) >> PAGE_SHIFT) - 1;
-	return filemap_map_pages(vmf, start_pgoff, end_pgoff);
+	return shmdev_shmem_vm_ops(vma)->map_pages(vmf, start_pgoff, end_pgoff);
 }
+
+#ifdef CONFIG_NUMA
+/*
+ * mbind() on any mapping sets the policy of that range of the shmem file,
+ * which every process mapping the segment then allocates by.
+ */
+static int shmdev_set_policy(struct vm_area_struct *vma, struct mempolicy *mpol)
+{
+	return shmdev_shmem_vm_ops(vma)->set_policy(vma, mpol);
+}
+#endif
 
 /* Shared mappings that may become writable, counted for SEAL_WRITE. */
 static bool shmdev_vma_maywrite(const struct vm_area_struct *vma)
@@ -241,6 +204,10 @@ static const struct vm_operations_struct shmdev_vm_ops = {
 	.close		= shmdev_vm_close,
 	.fault		= shmdev_fault,
 	.map_pages	= shmdev_map_pages,
+#ifdef CONFIG_NUMA
+	.set_policy	= shmdev_set_policy,
+	.get_policy	= shmdev_get_policy,
+#endif
 };
 
 static const struct file_operations shmdev_seg_premap_fops;
@@ -251,88 +218,117 @@ bool shmdev_file_premaps(const struct file *segfile)
 	return segfile->f_op == &shmdev_seg_premap_fops;
 }
 
-/* Pages handed to vm_insert_pages() at a time. */
-#define SHMDEV_PREMAP_BATCH	64
+/**
+ * struct shmdev_premap - a new mapping to pre-map
+ * @work:	task work of the task that called mmap()
+ * @segfile:	the mapping's segment file, referenced
+ * @start:	the mapping's first address
+ * @end:	the end of the mapping
+ * @pgoff:	offset of @start in the segment, in pages
+ */
+struct shmdev_premap {
+	struct callback_head	work;
+	struct file		*segfile;
+	unsigned long		start;
+	unsigned long		end;
+	pgoff_t			pgoff;
+};
 
 /*
- * Maps @nr pages of the segment, from @index on, at their place in @vma,
- * and drops the references the caller took on them.
+ * Allocates the pages of [@index, @end) that @seg lacks. A fatal signal or
+ * an allocation failure ends it: it is only an optimisation.
  */
-static int shmdev_premap_flush(struct vm_area_struct *vma, pgoff_t index,
-			       struct page **pages, unsigned long nr)
+static void shmdev_premap_alloc(struct shmdev_seg *seg, pgoff_t index,
+				pgoff_t end)
 {
-	unsigned long addr = vma->vm_start +
-			     ((index - vma->vm_pgoff) << PAGE_SHIFT);
-	unsigned long left = nr, i;
-	int err;
+	struct address_space *mapping = seg->inode->i_mapping;
+	struct page *page;
 
-	err = vm_insert_pages(vma, addr, pages, &left);
-	/* The page tables hold references of their own. */
-	for (i = 0; i < nr; i++)
-		put_page(pages[i]);
-	return err;
+	while (index < end && !fatal_signal_pending(current)) {
+		page = shmem_read_mapping_page_gfp(mapping, index,
+						   mapping_gfp_mask(mapping));
+		if (IS_ERR(page))
+			return;
+		index = folio_next_index(page_folio(page));
+		put_page(page);
+		cond_resched();
+	}
 }
 
 /*
- * Maps every page of a new shared @vma, allocating the pages the segment
- * lacks, so that accesses through it do not fault. Runs from ->mmap, under
- * the mmap lock, before anything else can see the VMA. It is only an
- * optimisation: it stops at the first error and leaves the rest to faults.
- *
- * The invalidate lock keeps resizing away, so no page is truncated between
- * being found here and being mapped; truncation unmaps it later like any
- * other.
- *
- * A huge segment's pages are only allocated here: the fault path maps each
- * huge folio with one PMD, which a VM_MIXEDMAP VMA must not have (the core
- * mm takes such PMDs for special mappings without page references).
+ * Maps [pm->start, pm->end) with one read fault per page table: with every
+ * page in memory, fault-around (shmdev_map_pages()) maps the whole table,
+ * writable where the mapping is. The mmap lock is taken for reading, one
+ * page table at a time, and a fatal signal ends it.
  */
-static void shmdev_seg_premap(struct shmdev_seg *seg,
-			      struct vm_area_struct *vma)
+static void shmdev_premap_map(struct shmdev_premap *pm, struct mm_struct *mm)
 {
-	struct address_space *mapping = seg->inode->i_mapping;
-	struct page *pages[SHMDEV_PREMAP_BATCH];
-	pgoff_t index = vma->vm_pgoff, end;
-	unsigned long nr = 0;
-	struct folio *folio;
-	int err = 0;
+	struct vm_area_struct *vma;
+	unsigned long addr, next;
+	int err;
 
-	/*
-	 * vm_insert_pages() would set this itself, taking the VMA's lock
-	 * for writing; take it here, outside the invalidate lock, which
-	 * faults take inside the VMA's lock.
-	 */
-	if (!seg->huge)
-		shmdev_vm_flags_set(vma, VM_MIXEDMAP);
-	filemap_invalidate_lock_shared(mapping);
-	end = min_t(pgoff_t, vma->vm_pgoff + vma_pages(vma),
-		    shmdev_seg_pages(seg));
-	while (!err && index < end) {
-		folio = shmdev_find_folio(mapping, index);
-		if (!folio) {
-			folio = __shmdev_get_folio(seg, index);
-			if (IS_ERR_OR_NULL(folio))
-				break;
-			folio_unlock(folio);
-		}
-		if (seg->huge) {
-			index = folio_next_index(folio);
-			folio_put(folio);
-		} else {
-			/* Base pages only: a batch is consecutive pages. */
-			pages[nr++] = folio_page(folio, 0);
-			index++;
-			if (nr < SHMDEV_PREMAP_BATCH && index < end)
-				continue;
-			err = shmdev_premap_flush(vma, index - nr, pages, nr);
-			nr = 0;
-		}
+	for (addr = pm->start; addr < pm->end; addr = next) {
+		next = min(pm->end, (addr & PMD_MASK) + PMD_SIZE);
+		if (fatal_signal_pending(current) || mmap_read_lock_killable(mm))
+			return;
+		/* Unless the mapping went away or changed meanwhile. */
+		vma = vma_lookup(mm, addr);
+		if (vma && vma->vm_file == pm->segfile &&
+		    vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT) ==
+		    pm->pgoff + ((addr - pm->start) >> PAGE_SHIFT))
+			err = fixup_user_fault(mm, addr, 0, NULL);
+		else
+			err = -EFAULT;
+		mmap_read_unlock(mm);
+		if (err)
+			return;
 		cond_resched();
 	}
-	/* What an allocation failure left unmapped. */
-	if (nr)
-		shmdev_premap_flush(vma, index - nr, pages, nr);
-	filemap_invalidate_unlock_shared(mapping);
+}
+
+static void shmdev_premap_run(struct callback_head *work)
+{
+	struct shmdev_premap *pm = container_of(work, struct shmdev_premap,
+						work);
+	struct shmdev_seg *seg = shmdev_file_seg(pm->segfile);
+
+	/* Not when the task is exiting: its mm is gone. */
+	if (current->mm) {
+		shmdev_premap_alloc(seg, pm->pgoff,
+				    pm->pgoff + ((pm->end - pm->start) >>
+						 PAGE_SHIFT));
+		shmdev_premap_map(pm, current->mm);
+	}
+	/* The file pins the module; its last reference is put later. */
+	fput(pm->segfile);
+	kfree(pm);
+}
+
+/*
+ * Pre-maps the new shared @vma of @segfile before mmap() returns, from task
+ * work: ->mmap runs under the mmap lock held for writing, where allocating
+ * a whole mapping would stall every other thread's faults and could not be
+ * killed. Without memory for the work, faults do it.
+ */
+static void shmdev_premap_queue(struct file *segfile,
+				struct vm_area_struct *vma)
+{
+	struct shmdev_premap *pm;
+
+	if (current->flags & PF_KTHREAD)
+		return;
+	pm = kmalloc(sizeof(*pm), GFP_KERNEL);
+	if (!pm)
+		return;
+	pm->segfile = get_file(segfile);
+	pm->start = vma->vm_start;
+	pm->end = vma->vm_end;
+	pm->pgoff = vma->vm_pgoff;
+	init_task_work(&pm->work, shmdev_premap_run);
+	if (task_work_add(current, &pm->work, TWA_RESUME)) {
+		fput(segfile);
+		kfree(pm);
+	}
 }
 
 /**
@@ -341,16 +337,18 @@ static void shmdev_seg_premap(struct shmdev_seg *seg,
  * @vma:	the new VMA, created on a /dev/shmdev file
  *
  * Points the VMA at the segment file, so the mapping keeps the segment
- * alive by itself and the core mm sees an ordinary shared file mapping.
+ * alive by itself and the core mm sees an ordinary shared file mapping of
+ * the shmem inode.
  *
  * Return: 0, -EINVAL if the range lies outside the segment, -EACCES for a
  * writable shared mapping of a read-only file, -EPERM for one of a segment
- * sealed against writing.
+ * sealed against writing, or shmem's error.
  */
 int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
 {
 	struct shmdev_seg *seg = shmdev_file_seg(segfile);
 	bool shared = vma->vm_flags & VM_SHARED;
+	bool counted = false;
 	pgoff_t end;
 	int err = 0;
 
@@ -374,19 +372,90 @@ int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
 			else
 				shmdev_vm_flags_clear(vma, VM_MAYWRITE);
 		}
-		if (!err && shmdev_vma_maywrite(vma))
+		if (!err && shmdev_vma_maywrite(vma)) {
 			atomic_inc(&seg->nr_writable);
+			counted = true;
+		}
 		mutex_unlock(&seg->lock);
 		if (err)
 			return err;
 	}
 
 	vma_set_file(vma, segfile);
+	/* shmem sets its vm_ops, which shmdev's wrap. */
+	err = shmdev_call_mmap(seg->shmem_file, vma);
+	if (err) {
+		if (counted)
+			atomic_dec(&seg->nr_writable);
+		return err;
+	}
+	WRITE_ONCE(seg->shmem_vm_ops, vma->vm_ops);
 	vma->vm_ops = &shmdev_vm_ops;
 	atomic_inc(&seg->nr_maps);
 	if (shared && shmdev_file_premaps(segfile))
-		shmdev_seg_premap(seg, vma);
+		shmdev_premap_queue(segfile, vma);
 	return 0;
+}
+
+/*
+ * Zeroes what lies beyond @size in the last page of @seg, which a shared
+ * mapping may have written to, and sets the new, larger size. The page is
+ * unmapped from every mapping while it is locked, so that no store through
+ * one lands after the zeroing: a fault must lock it to map it again, and
+ * finds the new size.
+ */
+static int shmdev_seg_grow(struct shmdev_seg *seg, u64 old, u64 size)
+{
+	struct inode *inode = seg->inode;
+	struct address_space *mapping = inode->i_mapping;
+	pgoff_t index = old >> PAGE_SHIFT;
+	struct folio *folio = NULL;
+	struct page *page;
+	loff_t from;
+
+	if (offset_in_page(old)) {
+		folio = shmdev_lock_folio(mapping, index);
+		/* Swapped out: bring it back to zero it. */
+		if (!folio && xa_is_value(xa_load(&mapping->i_pages, index))) {
+			page = shmem_read_mapping_page(mapping, index);
+			if (IS_ERR(page))
+				return PTR_ERR(page);
+			folio = page_folio(page);
+			folio_lock(folio);
+		}
+	}
+	if (folio) {
+		from = round_down(old, PAGE_SIZE);
+		unmap_mapping_range(mapping, from,
+				    folio_pos(folio) + folio_size(folio) - from,
+				    0);
+		folio_zero_segment(folio, offset_in_folio(folio, old),
+				   folio_size(folio));
+		folio_mark_dirty(folio);
+	}
+	i_size_write(inode, size);
+	if (folio) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	return 0;
+}
+
+/* Sets the new, smaller size and frees what lies beyond it. */
+static void shmdev_seg_shrink(struct shmdev_seg *seg, u64 size)
+{
+	struct inode *inode = seg->inode;
+	loff_t holebegin = round_up(size, PAGE_SIZE);
+
+	i_size_write(inode, size);
+	/*
+	 * As shmem_setattr(): unmap first, then free (which zeroes the tail
+	 * of a partial last page), then unmap again what copy-on-write may
+	 * have raced in.
+	 */
+	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
+	shmem_truncate_range(inode, size, (loff_t)-1);
+	unmap_mapping_range(inode->i_mapping, holebegin, 0, 1);
 }
 
 /**
@@ -395,23 +464,28 @@ int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma)
  * @size:	new size in bytes, checked against max_segment_size
  *
  * Shrinking unmaps the pages beyond the new end from every mapping and
- * frees them; growing zeroes what lay beyond the old end in its last page,
- * where a shared mapping may have written, so the new bytes read zero.
+ * frees them, in memory and in swap; growing zeroes what lay beyond the old
+ * end in its last page, so the new bytes read zero.
  *
  * Return: 0, -EPERM against a SHRINK or GROW seal, -ENOMEM beyond
- * max_total_bytes, -EINVAL for a huge segment and a size that is not a
- * multiple of SHMDEV_HUGE_ALIGN.
+ * max_total_bytes or without memory to zero a swapped-out last page,
+ * -EINVAL for a huge segment and a size that is not a multiple of the huge
+ * page size.
  */
 int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 {
 	struct inode *inode = seg->inode;
-	struct address_space *mapping = inode->i_mapping;
 	u64 old;
 	int err = 0;
 
-	if (seg->huge && !IS_ALIGNED(size, SHMDEV_HUGE_ALIGN))
+	if (seg->huge && !IS_ALIGNED(size, shmdev_huge_granule()))
 		return -EINVAL;
 
+	/*
+	 * shmem's own truncation runs under the inode lock, which tmpfs
+	 * takes outside the mmap lock; the segment lock nests inside both.
+	 */
+	inode_lock(inode);
 	mutex_lock(&seg->lock);
 	old = shmdev_seg_size(seg);
 	if (size == old)
@@ -420,83 +494,61 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 		err = -EPERM;
 		goto out_unlock;
 	}
-	if (size > old) {
-		err = shmdev_reserve_bytes(size - old);
-		if (err)
-			goto out_unlock;
-	}
-
-	filemap_invalidate_lock(mapping);
 	if (size < old) {
-		i_size_write(inode, size);
-		truncate_pagecache(inode, size);
+		shmdev_seg_shrink(seg, size);
 		atomic64_sub(old - size, &shmdev_total_bytes);
-	} else {
-		if (offset_in_page(old)) {
-			struct folio *folio;
-
-			folio = shmdev_lock_folio(mapping, old >> PAGE_SHIFT);
-			if (folio) {
-				folio_zero_segment(folio,
-						   offset_in_folio(folio, old),
-						   folio_size(folio));
-				folio_unlock(folio);
-				folio_put(folio);
-			}
-		}
-		i_size_write(inode, size);
+		goto out_unlock;
 	}
-	filemap_invalidate_unlock(mapping);
+	err = shmdev_reserve_bytes(size - old);
+	if (err)
+		goto out_unlock;
+	err = shmdev_seg_grow(seg, old, size);
+	if (err)
+		atomic64_sub(size - old, &shmdev_total_bytes);
 
 out_unlock:
 	mutex_unlock(&seg->lock);
+	inode_unlock(inode);
 	return err;
 }
 
 /*
- * Calls @fn on each folio of @seg's page cache, under RCU and without a
- * reference, until it returns true; returns whether one did.
+ * Does something other than the page cache, the page tables and the swap
+ * cache hold a reference to @folio? One reference of a folio that is not
+ * on an LRU list yet is the per-CPU batch it waits in, which only the mm
+ * can drain: that one is not counted.
  */
-static bool shmdev_seg_any_folio(struct shmdev_seg *seg,
-				 bool (*fn)(struct folio *folio, void *arg),
-				 void *arg)
+static bool shmdev_folio_busy(struct folio *folio, void *arg)
 {
-	XA_STATE(xas, &seg->inode->i_mapping->i_pages, 0);
-	struct folio *folio;
-	bool found = false;
+	int extra = shmdev_folio_extra_refs(folio);
 
-	rcu_read_lock();
-	xas_for_each(&xas, folio, ULONG_MAX) {
-		if (xas_retry(&xas, folio) || xa_is_value(folio))
-			continue;
-		if (fn(folio, arg)) {
-			found = true;
-			break;
-		}
-		if (need_resched()) {
-			xas_pause(&xas);
-			rcu_read_unlock();
-			cond_resched();
-			rcu_read_lock();
-		}
-	}
-	rcu_read_unlock();
-	return found;
+	if (!folio_test_lru(folio))
+		extra--;
+	return extra > 0;
 }
 
-static bool shmdev_folio_pinned(struct folio *folio, void *arg)
-{
-	return folio_maybe_dma_pinned(folio);
-}
+/* Tries, with these pauses in between: none, then 10 ms up to 80 ms. */
+#define SHMDEV_PIN_SCANS	4
 
 /*
- * Is a page of @seg pinned for DMA (FOLL_PIN: O_DIRECT, io_uring fixed
- * buffers, RDMA)? Such a pin may still write after the last writable
- * mapping is gone.
+ * Is a page of @seg referenced by more than its mappings, for longer than a
+ * transient reference lasts: pinned for DMA (io_uring fixed buffers, RDMA,
+ * VFIO) or in the middle of an O_DIRECT transfer? Either may still write
+ * after the last writable mapping is gone. Decided as mm/memfd.c decides
+ * it for F_SEAL_WRITE: references against map counts, so that any number
+ * of mappings is not a pin, looked at again after short pauses.
  */
 static bool shmdev_seg_pinned(struct shmdev_seg *seg)
 {
-	return shmdev_seg_any_folio(seg, shmdev_folio_pinned, NULL);
+	int scan;
+
+	for (scan = 0; scan <= SHMDEV_PIN_SCANS; scan++) {
+		if (scan && schedule_timeout_killable((HZ << scan) / 200))
+			scan = SHMDEV_PIN_SCANS;
+		if (!shmdev_seg_any_folio(seg, shmdev_folio_busy, NULL))
+			return false;
+	}
+	return true;
 }
 
 /**
@@ -506,7 +558,7 @@ static bool shmdev_seg_pinned(struct shmdev_seg *seg)
  *
  * Return: 0, -EPERM once SHMDEV_SEAL_SEAL is set, -EBUSY for
  * SHMDEV_SEAL_WRITE while a writable shared mapping exists or a page is
- * pinned for DMA.
+ * pinned.
  */
 int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals)
 {
@@ -549,6 +601,20 @@ static const struct file_operations shmdev_seg_premap_fops = {
 	.release	= shmdev_seg_release,
 	.mmap		= shmdev_seg_mmap,
 	.fsync		= noop_fsync,
+};
+
+static int shmdev_inode_open(struct inode *inode, struct file *file)
+{
+	return -ENXIO;
+}
+
+/*
+ * The shmem inode's own file operations: an open by path, possible only
+ * through /proc/PID/map_files, is refused. The inode lives no longer than
+ * the module, which waits for its mounts to be unused before it goes.
+ */
+static const struct file_operations shmdev_inode_fops = {
+	.open		= shmdev_inode_open,
 };
 
 /**
@@ -610,6 +676,15 @@ unsigned long shmdev_seg_nr_huge(struct shmdev_seg *seg)
 	return count.nr;
 }
 
+/* "shmdev:NAME", or "shmdev" for an anonymous segment, as memfd names. */
+static void shmdev_seg_dname(const char *name, char *buf, size_t size)
+{
+	if (name[0])
+		snprintf(buf, size, "shmdev:%s", name);
+	else
+		strscpy(buf, "shmdev", size);
+}
+
 /**
  * shmdev_seg_open - open a new file on a segment
  * @seg:	the segment; the file takes a reference of its own
@@ -626,17 +701,13 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
 	char dname[sizeof("shmdev:") + SHMDEV_NAME_MAX];
 	struct file *segfile;
 
-	if (seg->name[0])
-		snprintf(dname, sizeof(dname), "shmdev:%s", seg->name);
-	else
-		strscpy(dname, "shmdev", sizeof(dname));
-
+	shmdev_seg_dname(seg->name, dname, sizeof(dname));
 	/* Dropped by __fput() through fops_put(). */
 	__module_get(THIS_MODULE);
 	/* The file's dentry takes over this inode reference. */
 	ihold(seg->inode);
-	segfile = alloc_file_pseudo(seg->inode, shmdev_mnt, dname,
-				    rdonly ? O_RDONLY : O_RDWR,
+	segfile = alloc_file_pseudo(seg->inode, seg->shmem_file->f_path.mnt,
+				    dname, rdonly ? O_RDONLY : O_RDWR,
 				    premap ? &shmdev_seg_premap_fops :
 					     &shmdev_seg_fops);
 	if (IS_ERR(segfile)) {
@@ -649,13 +720,19 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
 	return segfile;
 }
 
+/*
+ * Neither the OOM killer nor an allocation warning: a fault that finds no
+ * memory raises SIGBUS (shmdev_fault()), and a pre-map stops.
+ */
+#define SHMDEV_GFP	(__GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /**
  * shmdev_seg_new - create a segment
  * @name:	validated name, empty for an anonymous segment
  * @size:	validated size in bytes
  * @mode:	validated permission bits
  * @huge:	build it from huge folios where possible; @size is a multiple
- *		of SHMDEV_HUGE_ALIGN
+ *		of shmdev_huge_granule()
  *
  * Return: the segment with one reference held by the caller, or an
  * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes.
@@ -663,8 +740,12 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
 struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 				  bool huge)
 {
+	char dname[sizeof("shmdev:") + SHMDEV_NAME_MAX];
+	struct vfsmount *mnt = shmdev_mnt;
+	struct address_space *mapping;
 	struct shmdev_seg *seg;
 	struct inode *inode;
+	struct file *file;
 	int err;
 
 	err = shmdev_reserve_bytes(size);
@@ -676,36 +757,43 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 		goto err_unreserve;
 	}
 
-	inode = alloc_anon_inode(shmdev_mnt->mnt_sb);
-	if (IS_ERR(inode)) {
-		err = PTR_ERR(inode);
-		goto err_free_seg;
-	}
-	inode->i_mode |= S_IFREG;
-	/*
-	 * The inode is reachable by path through /proc/PID/map_files; keep
-	 * truncate(), chmod() and the like away from it there. Its size and
-	 * contents change only through shmdev.
-	 */
-	inode->i_flags |= S_IMMUTABLE;
-	inode->i_mapping->a_ops = &shmdev_aops;
-	mapping_set_unevictable(inode->i_mapping);
-	i_size_write(inode, size);
 	if (huge) {
 		seg->huge = true;
-		if (shmdev_seg_huge_order(seg))
-			mapping_set_large_folios(inode->i_mapping);
+		if (shmdev_huge_mnt)
+			mnt = shmdev_huge_mnt;
 	}
+	shmdev_seg_dname(name, dname, sizeof(dname));
+	file = shmdev_shmem_file_setup(mnt, dname, size);
+	if (IS_ERR(file)) {
+		err = PTR_ERR(file);
+		goto err_free_seg;
+	}
+	inode = file_inode(file);
+	mapping = inode->i_mapping;
+	/*
+	 * The inode is reachable by path through /proc/PID/map_files: no
+	 * open there (not even read-only: the pages of a read-only attach
+	 * stay behind shmdev's checks), no truncate(), chmod() or the like,
+	 * no exec. Its size and contents change only through shmdev.
+	 */
+	inode->i_fop = &shmdev_inode_fops;
+	inode->i_flags |= S_IMMUTABLE;
+	inode->i_mode &= ~0111;
+	mapping_set_gfp_mask(mapping, mapping_gfp_mask(mapping) | SHMDEV_GFP);
 
 	refcount_set(&seg->refs, 1);
 	mutex_init(&seg->lock);
 	INIT_LIST_HEAD(&seg->scope_node);
+	seg->shmem_file = file;
 	seg->inode = inode;
 	seg->id = atomic64_inc_return(&shmdev_next_id);
 	seg->uid = current_euid();
 	seg->gid = current_egid();
 	seg->mode = mode;
 	strscpy(seg->name, name, sizeof(seg->name));
+	spin_lock(&shmdev_all_segs_lock);
+	list_add_tail(&seg->all_node, &shmdev_all_segs);
+	spin_unlock(&shmdev_all_segs_lock);
 	atomic_inc(&shmdev_nr_segments);
 	return seg;
 
@@ -718,18 +806,17 @@ err_unreserve:
 
 static void shmdev_seg_free(struct shmdev_seg *seg)
 {
-	struct address_space *mapping = seg->inode->i_mapping;
-
+	spin_lock(&shmdev_all_segs_lock);
+	list_del(&seg->all_node);
+	spin_unlock(&shmdev_all_segs_lock);
 	/*
-	 * Nothing maps the segment any more. Free its pages now, while the
-	 * caller still pins the module: the inode itself may be evicted
-	 * only after __fput() has dropped that pin, and from then on it must
-	 * not call back into the module.
+	 * Nothing maps the segment any more. Free its pages and swap now,
+	 * not when the last file on the inode is gone, which may be later:
+	 * fput() defers that.
 	 */
-	truncate_inode_pages(mapping, 0);
-	mapping->a_ops = &empty_aops;
+	shmem_truncate_range(seg->inode, 0, (loff_t)-1);
 	atomic64_sub(shmdev_seg_size(seg), &shmdev_total_bytes);
-	iput(seg->inode);
+	fput(seg->shmem_file);
 	atomic_dec(&shmdev_nr_segments);
 	mutex_destroy(&seg->lock);
 	kfree(seg);
@@ -741,48 +828,73 @@ void shmdev_seg_put(struct shmdev_seg *seg)
 		shmdev_seg_free(seg);
 }
 
-static int shmdev_init_fs_context(struct fs_context *fc)
-{
-	return init_pseudo(fc, SHMDEV_FS_MAGIC) ? 0 : -ENOMEM;
-}
-
 /*
- * No .owner: the superblock must not pin the module, or segments that
- * nobody has open would keep it loaded forever. Open files pin it instead,
- * and shmdev_fs_exit() makes sure the superblock dies before the module.
+ * A tmpfs instance of the module's own, mounted with @huge (a huge= option,
+ * or NULL). Kernel mounts have no size or inode limits: shmdev's limits
+ * apply. Nothing on it is executed.
  */
-static struct file_system_type shmdev_fs_type = {
-	.name			= "shmdev",
-	.init_fs_context	= shmdev_init_fs_context,
-	.kill_sb		= kill_anon_super,
-};
+static struct vfsmount *shmdev_tmpfs_mount(struct file_system_type *tmpfs,
+					   const char *huge)
+{
+	/* Parsed in place. */
+	char opts[sizeof("huge=within_size")];
+	struct vfsmount *mnt;
+
+	if (huge)
+		strscpy(opts, huge, sizeof(opts));
+	mnt = vfs_kern_mount(tmpfs, SB_KERNMOUNT, tmpfs->name,
+			     huge ? opts : NULL);
+	if (!IS_ERR(mnt))
+		mnt->mnt_sb->s_iflags |= SB_I_NOEXEC | SB_I_NODEV;
+	return mnt;
+}
 
 int __init shmdev_fs_init(void)
 {
-	shmdev_mnt = kern_mount(&shmdev_fs_type);
-	return PTR_ERR_OR_ZERO(shmdev_mnt);
+	struct file_system_type *tmpfs = get_fs_type("tmpfs");
+	struct vfsmount *mnt;
+
+	if (!tmpfs)
+		return -ENODEV;
+	/* huge= is a tmpfs option only where the kernel has huge pages. */
+	mnt = shmdev_tmpfs_mount(tmpfs, shmdev_huge_order() ? "huge=never" :
+							      NULL);
+	if (IS_ERR(mnt))
+		return PTR_ERR(mnt);
+	shmdev_mnt = mnt;
+	if (!shmdev_huge_order())
+		return 0;
+	mnt = shmdev_tmpfs_mount(tmpfs, "huge=within_size");
+	if (IS_ERR(mnt)) {
+		kern_unmount(shmdev_mnt);
+		return PTR_ERR(mnt);
+	}
+	shmdev_huge_mnt = mnt;
+	return 0;
+}
+
+/*
+ * __fput() drops the module reference of a segment file before its
+ * reference to the mount, fput() of a segment's shmem file may still be
+ * pending, and a path looked up through /proc/PID/map_files holds the
+ * mount without the module. Wait for all of them to let go, so that the
+ * inodes, whose file operations are the module's, die before the module.
+ * The module reference is already 0, so no new segment file can appear.
+ */
+static void shmdev_unmount(struct vfsmount *mnt)
+{
+	if (!mnt)
+		return;
+	mntget(mnt);
+	while (!may_umount_tree(mnt))
+		msleep(20);
+	mntput(mnt);
+	kern_unmount(mnt);
 }
 
 void shmdev_fs_exit(void)
 {
-	long pages;
-
-	/*
-	 * __fput() drops the module reference of a segment file before its
-	 * reference to the mount, and a path looked up through
-	 * /proc/PID/map_files holds the mount without the module. Wait for
-	 * both to let go, so that kern_unmount() drops the last reference
-	 * and the superblock, which points at shmdev_fs_type, dies here and
-	 * not after the module is gone. The module reference is already 0,
-	 * so no new segment file can appear.
-	 */
-	mntget(shmdev_mnt);
-	while (!may_umount_tree(shmdev_mnt))
-		msleep(20);
-	mntput(shmdev_mnt);
-	kern_unmount(shmdev_mnt);
-
-	pages = atomic_long_read(&shmdev_nr_pages);
-	if (pages)
-		pr_err("%ld pages leaked at unload\n", pages);
+	shmdev_unmount(shmdev_huge_mnt);
+	shmdev_unmount(shmdev_mnt);
+	WARN_ON(!list_empty(&shmdev_all_segs));
 }

@@ -323,8 +323,8 @@ rig_packages() {
 	local kver
 
 	# perl: W=1 runs scripts/kernel-doc, which needs more than perl-base.
-	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils \
-		make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE" \
+	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils zstd \
+		util-linux make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE" \
 		"${RIG_EXTRA_PACKAGES[@]}"
 	for kver in "$@"; do
 		kernel_in_sid "$kver" || printf 'linux-headers-%s\n' "$kver"
@@ -357,18 +357,21 @@ download_dir() {
 	printf '%s\n' "$dir"
 }
 
-# fetch_kernel KVER: $SHMDEV_CACHE/kernels/KVER/vmlinuz (and config).
-# The .deb is taken from apt's own cache when linux-headers-6.12 pulled the
-# image in, else downloaded. Only the two files are unpacked from it, not
-# its ~400 MB of modules.
+# fetch_kernel KVER: $SHMDEV_CACHE/kernels/KVER/vmlinuz (and config), and
+# the modules of the VM's virtio disks (kernel_modules). The .deb is taken
+# from apt's own cache when linux-headers-6.12 pulled the image in, else
+# downloaded. Only those files are unpacked from it, not its ~400 MB of
+# modules.
 fetch_kernel() {
 	local kver=$1 dir tmp pkg deb=
 
 	dir=$SHMDEV_CACHE/kernels/$kver
-	if [[ -s $dir/vmlinuz ]]; then
+	if [[ -s $dir/vmlinuz && -e $dir/modules/order ]]; then
 		log "cached: $dir/vmlinuz"
 		return
 	fi
+	# From before the rig took modules along: fetch it again.
+	rm -rf "$dir"
 	mkdir -p "$SHMDEV_CACHE/kernels"
 	if kernel_in_sid "$kver"; then
 		fetch_sid_kernel "$kver" "$dir"
@@ -391,10 +394,60 @@ fetch_kernel() {
 	mkdir -p "$tmp/out"
 	mv "$tmp/boot/vmlinuz-$kver" "$tmp/out/vmlinuz"
 	mv "$tmp/boot/config-$kver" "$tmp/out/config"
+	dpkg-deb --fsys-tarfile "$deb" | kernel_modules "$tmp/out/modules"
 	basename "$deb" >"$tmp/out/package"
 	publish "$tmp/out" "$dir" vmlinuz
 	rm -rf "$tmp"
 	log "fetched: $dir/vmlinuz"
+}
+
+# Modules the VM loads for its disks, with what they need.
+VM_MODULES="virtio_pci virtio_blk"
+
+# kernel_modules OUT: from a kernel package's tar on stdin, the modules of
+# VM_MODULES and those they depend on, uncompressed, in OUT, and their load
+# order in OUT/order (empty where the kernel has them built in).
+kernel_modules() {
+	local out=$1 name file
+
+	KM_PATH=()
+	KM_SEEN=()
+	KM_ORDER=()
+	mkdir -p "$out/tree"
+	tar -x -C "$out/tree" --wildcards \
+		'*/modules/*/kernel/drivers/block/virtio_blk.ko*' \
+		'*/modules/*/kernel/drivers/virtio/*.ko*' 2>/dev/null || true
+	while IFS= read -r -d '' file; do
+		name=${file##*/}
+		name=${name%%.ko*}
+		case $file in
+		*.xz) xz -dc "$file" >"$out/$name.ko" ;;
+		*.zst) zstd -q -dc "$file" >"$out/$name.ko" ;;
+		*) cp "$file" "$out/$name.ko" ;;
+		esac
+		KM_PATH[$name]=$out/$name.ko
+	done < <(find "$out/tree" -name '*.ko*' -print0)
+	rm -rf "$out/tree"
+	for name in $VM_MODULES; do
+		kernel_modules_visit "$name"
+	done
+	printf '%s\n' "${KM_ORDER[@]}" | sed '/^$/d' >"$out/order"
+}
+
+declare -A KM_PATH=() KM_SEEN=()
+KM_ORDER=()
+
+# kernel_modules_visit NAME: NAME after what it depends on, depth first.
+# A module without a file is built in.
+kernel_modules_visit() {
+	local dep
+
+	[[ -n ${KM_PATH[$1]:-} && -z ${KM_SEEN[$1]:-} ]] || return 0
+	KM_SEEN[$1]=1
+	for dep in $(modinfo -F depends "${KM_PATH[$1]}" | tr ',' ' '); do
+		kernel_modules_visit "${dep//-/_}"
+	done
+	KM_ORDER+=("$1")
 }
 
 # fetch_sid_kernel KVER DIR: the same for a kernel of sid or experimental,
@@ -422,6 +475,14 @@ fetch_sid_kernel() {
 	sid_run dpkg-deb --fsys-tarfile "$deb" | tar -xO "$member" >"$tmp/out/vmlinuz" ||
 		die "cannot unpack $member from $(basename "$deb")"
 	basename "$deb" >"$tmp/out/package"
+	# From 7.x on the modules are a package of their own.
+	pkg=linux-modules-$kver
+	if sid_run apt-cache show "$pkg" >/dev/null 2>&1 &&
+		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
+			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg" >&2; then
+		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
+	fi
+	sid_run dpkg-deb --fsys-tarfile "$deb" | kernel_modules "$tmp/out/modules"
 	publish "$tmp/out" "$dir" vmlinuz
 	rm -rf "$tmp"
 	log "fetched: $dir/vmlinuz"
@@ -721,7 +782,7 @@ add_elf() {
 # the rig's VM scripts under /rig, PAYLOAD as /run.sh (run by /init after
 # insmod) and each EXTRA given as SRC or SRC:DEST (default /opt/<name>).
 make_initramfs() {
-	local kver=$1 work=$2 payload=$3 root applet item extra src dest
+	local kver=$1 work=$2 payload=$3 root applet item extra src dest mods
 	shift 3
 
 	root=$work/initramfs
@@ -759,6 +820,12 @@ make_initramfs() {
 	install -m 0755 "$SHMDEV_SCRIPTS/vm/init" "$root/init"
 	install -m 0755 "$SHMDEV_SCRIPTS"/vm/*.sh "$root/rig/"
 	install -m 0644 "$(module_path "$kver")" "$root/shmdev.ko"
+	# The disk drivers, where the kernel has them as modules.
+	mods=$SHMDEV_CACHE/kernels/$kver/modules
+	if [[ -s $mods/order ]]; then
+		mkdir -p "$root/modules"
+		cp "$mods/order" "$mods"/*.ko "$root/modules/"
+	fi
 	install -m 0755 "$payload" "$root/run.sh"
 	# /selftests: the programs, and the Makefile whose run_tests runs them.
 	if [[ -x $SELFTESTS_OUT/shmdev_test ]]; then
@@ -795,16 +862,51 @@ make_initramfs() {
 # console, instead of the test hanging on a half-dead kernel until timeout.
 VM_CMDLINE="console=ttyS0 panic=-1 oops=panic hung_task_panic=1 rdinit=/init loglevel=4"
 
+# vm_numa_args: QEMU options that split VM_MEM (e.g. 2G, 2048M) between two
+# NUMA nodes, the CPUs on node 0, so that tests can place pages with mbind()
+# and set_mempolicy(). One node (no options) if VM_NUMA=0.
+vm_numa_args() {
+	local mib
+
+	[[ ${VM_NUMA:-1} != 0 ]] || return 0
+	case $VM_MEM in
+	*[Gg]) mib=$((${VM_MEM%[Gg]} * 1024)) ;;
+	*[Mm]) mib=${VM_MEM%[Mm]} ;;
+	*) mib=$VM_MEM ;;
+	esac
+	printf '%s\n' \
+		-object "memory-backend-ram,id=mem0,size=$((mib / 2))M" \
+		-object "memory-backend-ram,id=mem1,size=$((mib - mib / 2))M" \
+		-numa "node,nodeid=0,cpus=0-$((VM_SMP - 1)),memdev=mem0" \
+		-numa "node,nodeid=1,memdev=mem1"
+}
+
+# vm_disks WORKDIR: the VM's two virtio disks, sparse files: vda (swap,
+# VM_SWAP_MB, default 256) which /init turns on, and vdb (16 MiB), raw, for
+# the O_DIRECT test.
+vm_disks() {
+	rm -f "$1/swap.img" "$1/direct.img"
+	truncate -s "${VM_SWAP_MB:-256}M" "$1/swap.img"
+	chmod 0600 "$1/swap.img"
+	# Holes in the image are no matter: the VM sees a block device.
+	mkswap "$1/swap.img" >/dev/null 2>&1 || die "mkswap $1/swap.img failed"
+	truncate -s 16M "$1/direct.img"
+}
+
 # boot_vm KVER WORKDIR NONCE: boot WORKDIR/initrd.img, console to
 # WORKDIR/console.log. Returns QEMU's status (124: timed out).
 boot_vm() {
-	local kver=$1 work=$2 nonce=$3 rc=0
+	local kver=$1 work=$2 nonce=$3 rc=0 numa=()
 
+	mapfile -t numa < <(vm_numa_args)
+	vm_disks "$work"
 	# --foreground: QEMU stays in our process group, so that interrupting
 	# or killing the run stops it too.
 	timeout --foreground -k 10 "$(kernel_vm_timeout "$kver")" qemu-system-x86_64 \
-		-accel tcg,thread=multi -smp "$VM_SMP" -m "$VM_MEM" \
+		-accel tcg,thread=multi -smp "$VM_SMP" -m "$VM_MEM" "${numa[@]}" \
 		-nographic -no-reboot -nic none \
+		-drive "file=$work/swap.img,if=virtio,format=raw" \
+		-drive "file=$work/direct.img,if=virtio,format=raw" \
 		-kernel "$(kernel_image "$kver")" \
 		-initrd "$work/initrd.img" \
 		-append "$VM_CMDLINE SHMDEV_NONCE=$nonce" \

@@ -2451,8 +2451,12 @@ static void memcg_cleanup(struct memcg *cg)
 	}
 }
 
-/* Sets up a group limited to @max bytes; NULL, or why it could not. */
-static const char *memcg_setup(struct memcg *cg, long long max)
+/*
+ * Sets up a group limited to @max bytes, and to no swap unless @swap; NULL,
+ * or why it could not.
+ */
+static const char *memcg_setup_swap(struct memcg *cg, long long max,
+				    bool swap)
 {
 	char buf[256];
 	struct statfs sfs;
@@ -2493,9 +2497,15 @@ static const char *memcg_setup(struct memcg *cg, long long max)
 	if (cg_write(cg->dir, "memory.max", buf))
 		return "cannot set memory.max";
 	if (cg_path(buf, sizeof(buf), cg->dir, "memory.swap.max") == 0 &&
-	    !access(buf, F_OK) && cg_write(cg->dir, "memory.swap.max", "0"))
+	    !access(buf, F_OK) &&
+	    cg_write(cg->dir, "memory.swap.max", swap ? "max" : "0"))
 		return "cannot set memory.swap.max";
 	return NULL;
+}
+
+static const char *memcg_setup(struct memcg *cg, long long max)
+{
+	return memcg_setup_swap(cg, max, false);
 }
 
 struct memcg_child_arg {
@@ -2504,6 +2514,7 @@ struct memcg_child_arg {
 	const char *name;	/* a segment to attach, or NULL: create one */
 	size_t len;
 	bool tables_first;	/* st_make_page_tables() before the fill */
+	bool verify;		/* fill every byte, then read all back */
 };
 
 /* Waits to be moved into the group, then writes every page of a segment. */
@@ -2529,6 +2540,14 @@ static int memcg_child(void *data)
 	CHILD_CHECK(p != MAP_FAILED);
 	if (a->tables_first)
 		st_make_page_tables(p, a->len);
+	if (a->verify) {
+		st_fill((void *)p, a->len, SEED_C);
+		off = st_mismatch((void *)p, a->len, SEED_C);
+		CHILD_CHECK_EQ(a->len, off);
+		fprintf(stderr, "# child wrote and read back %zu bytes\n",
+			a->len);
+		return 0;
+	}
 	for (off = 0; off < a->len; off += page_size)
 		p[off] = 1;
 	fprintf(stderr, "# child wrote all %zu bytes\n", a->len);
@@ -2696,6 +2715,92 @@ TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
 	EXPECT_EQ(0, p[ver.huge_page_size]);
 	EXPECT_EQ(0, p[arg.len - page_size]);
 	munmap(p, arg.len);
+}
+
+/* Swap space in use, in kB, from /proc/swaps; -1 without any. */
+static long long swap_total_kb(void)
+{
+	char line[256];
+	long long size, total = -1;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %lld", &size) == 1)
+			total = (total < 0 ? 0 : total) + size;
+	fclose(f);
+	return total;
+}
+
+/* A counter of /proc/vmstat, or -1. */
+static long long vmstat(const char *key)
+{
+	char line[128];
+	size_t klen = strlen(key);
+	long long val = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			val = strtoll(line + klen + 1, NULL, 10);
+	fclose(f);
+	return val;
+}
+
+/*
+ * A segment larger than its memory cgroup's memory.max is ordinary memory
+ * when there is swap: its pages go to swap and come back intact, as a
+ * memfd's do, with neither SIGBUS nor the OOM killer.
+ */
+TEST_F_TIMEOUT(shmdev, memcg_segment_larger_than_limit_swaps, 300)
+{
+	const long long max = 32 << 20;
+	const char *name = new_name(self);
+	struct memcg_child_arg arg = { .name = name, .len = 96 << 20,
+				       .verify = true };
+	long long swap_kb, pswpout, oom_kill;
+	struct shmdev_info info;
+	const char *reason;
+	int status = -1;
+	struct memcg cg;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to set up a memory cgroup");
+	swap_kb = swap_total_kb();
+	if (swap_kb <= 0)
+		SKIP(return, "no swap here (the rig's VM has a swap disk)");
+	if (swap_kb < 2 * (long long)(arg.len >> 10))
+		SKIP(return, "%lld kB of swap is too little", swap_kb);
+	ASSERT_EQ(0, st_create(self->fd, name, arg.len, 0600, NULL));
+	reason = memcg_setup_swap(&cg, max, true);
+	if (reason) {
+		memcg_cleanup(&cg);
+		SKIP(return, "%s", reason);
+	}
+	pswpout = vmstat("pswpout");
+	pid = memcg_spawn(_metadata, &cg, &arg);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	oom_kill = cg_key(cg.dir, "memory.events", "oom_kill");
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	memcg_cleanup(&cg);
+
+	TH_LOG("pswpout +%lld, segment: %llu pages in memory, %llu in swap",
+	       vmstat("pswpout") - pswpout,
+	       (unsigned long long)info.nr_pages,
+	       (unsigned long long)info.nr_swapped);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status 0x%x", status);
+	EXPECT_EQ(0, oom_kill);
+	EXPECT_LT(pswpout, vmstat("pswpout"));
+	EXPECT_LT(0U, info.nr_swapped);
+	EXPECT_GE((uint64_t)max / page_size, info.nr_pages);
+	/* Unlinked, its swap is freed with it. */
+	EXPECT_EQ(0, st_unlink(self->fd, name));
 }
 
 /* Information leaks */

@@ -42,6 +42,8 @@
 #define SHMDEV_FEAT_HUGE	(1ULL << 8)	/* SHMDEV_CREATE_HUGE accepted */
 #define SHMDEV_FEAT_PREMAP	(1ULL << 9)	/* SHMDEV_{CREATE,ATTACH}_PREMAP */
 #define SHMDEV_FEAT_NEWFD	(1ULL << 10)	/* SHMDEV_{CREATE,ATTACH}_NEWFD */
+#define SHMDEV_FEAT_SHMEM	(1ULL << 11)	/* shmem pages: swap, mbind(), */
+						/* pins; info.nr_swapped */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -209,6 +211,8 @@ struct shmdev_attach {
  * @pad:	zero
  * @nr_huge_pages: huge pages among the segment's pages; each one counts
  *		huge_page_size / page size times in @nr_pages
+ * @nr_swapped:	pages of the segment in swap, not counted in @nr_pages
+ *		(SHMDEV_FEAT_SHMEM; zero before)
  * @reserved:	zero
  */
 struct shmdev_info {
@@ -225,7 +229,8 @@ struct shmdev_info {
 	__u32 seals;
 	__u32 pad;
 	__u64 nr_huge_pages;
-	__u64 reserved[2];
+	__u64 nr_swapped;
+	__u32 reserved[2];
 };
 
 /**
