@@ -47,7 +47,8 @@
 			 SHMDEV_FEAT_SEALS | SHMDEV_FEAT_SETPERM | \
 			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS | \
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
-			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM)
+			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
+			 SHMDEV_FEAT_LOCKED)
 
 /* How often the reaper looks for dead IPC namespaces. */
 #define SHMDEV_REAP_INTERVAL	HZ
@@ -387,8 +388,7 @@ static int shmdev_create_locked(struct file *file,
 			return -ENOMEM;
 	}
 
-	seg = shmdev_seg_new(arg->name, arg->size, arg->mode,
-			     arg->flags & SHMDEV_CREATE_HUGE);
+	seg = shmdev_seg_new(arg->name, arg->size, arg->mode, arg->flags);
 	if (IS_ERR(seg)) {
 		segfile = ERR_CAST(seg);
 		goto err_free_scope;
@@ -578,6 +578,8 @@ static void shmdev_fill_info(struct shmdev_seg *seg,
 	mutex_unlock(&seg->lock);
 	if (seg->huge)
 		info->flags |= SHMDEV_INFO_HUGE;
+	if (seg->locked_mm)
+		info->flags |= SHMDEV_INFO_LOCKED;
 	if (!seg->name[0])
 		info->flags |= SHMDEV_INFO_ANON;
 	else if (!seg->linked)

@@ -48,6 +48,8 @@ struct shmdev_scope;
  * @nr_writable: shared VMAs that may write (VM_MAYWRITE); atomic,
  *		raised from 0 only under @lock
  * @huge:	created with SHMDEV_CREATE_HUGE; constant
+ * @locked_mm:	for a SHMDEV_CREATE_LOCKED segment, the creator's mm, whose
+ *		locked_vm is charged the segment's size in pages; constant
  * @name:	NUL-terminated name, empty if anonymous; constant
  *
  * A segment lives while the name table or a segment file refers to it.
@@ -77,6 +79,7 @@ struct shmdev_seg {
 	atomic_t		nr_maps;
 	atomic_t		nr_writable;
 	bool			huge;
+	struct mm_struct	*locked_mm;
 	char			name[SHMDEV_NAME_MAX];
 };
 
@@ -92,7 +95,7 @@ int shmdev_fs_init(void);
 void shmdev_fs_exit(void);
 
 struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
-				  bool huge);
+				  u32 flags);
 void shmdev_seg_put(struct shmdev_seg *seg);
 struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap);
 bool shmdev_file_premaps(const struct file *segfile);

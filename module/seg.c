@@ -36,6 +36,7 @@
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -60,10 +61,28 @@ static struct vfsmount *shmdev_huge_mnt;
 static LIST_HEAD(shmdev_all_segs);
 static DEFINE_SPINLOCK(shmdev_all_segs_lock);
 
-/* Pages the segment spans, the last one possibly partly. */
+/* Pages @size bytes span, the last one possibly partly. */
+static long shmdev_seg_pages_of(u64 size)
+{
+	return DIV_ROUND_UP(size, PAGE_SIZE);
+}
+
+/* Pages the segment spans. */
 static pgoff_t shmdev_seg_pages(const struct shmdev_seg *seg)
 {
-	return DIV_ROUND_UP(shmdev_seg_size(seg), PAGE_SIZE);
+	return shmdev_seg_pages_of(shmdev_seg_size(seg));
+}
+
+/*
+ * Charges @pages (returns them if negative) to the locked memory of a
+ * locked segment's creator: -ENOMEM beyond the caller's RLIMIT_MEMLOCK,
+ * unless it has CAP_IPC_LOCK. Takes the creator's mmap lock.
+ */
+static int shmdev_seg_charge_locked(struct shmdev_seg *seg, long pages)
+{
+	if (!seg->locked_mm || !pages)
+		return 0;
+	return account_locked_vm(seg->locked_mm, abs(pages), pages > 0);
 }
 
 /**
@@ -475,6 +494,7 @@ static void shmdev_seg_shrink(struct shmdev_seg *seg, u64 size)
 int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 {
 	struct inode *inode = seg->inode;
+	long charged = 0;
 	u64 old;
 	int err = 0;
 
@@ -484,10 +504,18 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 	/*
 	 * shmem's own truncation runs under the inode lock, which tmpfs
 	 * takes outside the mmap lock; the segment lock nests inside both.
+	 * Only resizing changes the size, so it is stable under this lock.
 	 */
 	inode_lock(inode);
-	mutex_lock(&seg->lock);
 	old = shmdev_seg_size(seg);
+	/* The growth of a locked segment, charged before the mmap lock's. */
+	if (size > old) {
+		charged = shmdev_seg_pages_of(size) - shmdev_seg_pages_of(old);
+		err = shmdev_seg_charge_locked(seg, charged);
+		if (err)
+			goto out_inode_unlock;
+	}
+	mutex_lock(&seg->lock);
 	if (size == old)
 		goto out_unlock;
 	if (seg->seals & (size < old ? SHMDEV_SEAL_SHRINK : SHMDEV_SEAL_GROW)) {
@@ -497,6 +525,7 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 	if (size < old) {
 		shmdev_seg_shrink(seg, size);
 		atomic64_sub(old - size, &shmdev_total_bytes);
+		charged = shmdev_seg_pages_of(size) - shmdev_seg_pages_of(old);
 		goto out_unlock;
 	}
 	err = shmdev_reserve_bytes(size - old);
@@ -508,6 +537,12 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 
 out_unlock:
 	mutex_unlock(&seg->lock);
+	/* Returns the pages of a shrink, or what a failed growth charged. */
+	if (charged < 0)
+		shmdev_seg_charge_locked(seg, charged);
+	else if (err)
+		shmdev_seg_charge_locked(seg, -charged);
+out_inode_unlock:
 	inode_unlock(inode);
 	return err;
 }
@@ -731,14 +766,16 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
  * @name:	validated name, empty for an anonymous segment
  * @size:	validated size in bytes
  * @mode:	validated permission bits
- * @huge:	build it from huge folios where possible; @size is a multiple
- *		of shmdev_huge_granule()
+ * @flags:	validated SHMDEV_CREATE_* bits: HUGE (build it from huge
+ *		folios where possible; @size is a multiple of
+ *		shmdev_huge_granule()), LOCKED (keep its pages in memory)
  *
  * Return: the segment with one reference held by the caller, or an
- * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes.
+ * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes or,
+ * for a locked segment, in the caller's RLIMIT_MEMLOCK.
  */
 struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
-				  bool huge)
+				  u32 flags)
 {
 	char dname[sizeof("shmdev:") + SHMDEV_NAME_MAX];
 	struct vfsmount *mnt = shmdev_mnt;
@@ -757,7 +794,15 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 		goto err_unreserve;
 	}
 
-	if (huge) {
+	if (flags & SHMDEV_CREATE_LOCKED) {
+		/* Before the file: its release would return the charge. */
+		seg->locked_mm = current->mm;
+		err = shmdev_seg_charge_locked(seg, shmdev_seg_pages_of(size));
+		if (err)
+			goto err_free_seg;
+		mmgrab(seg->locked_mm);
+	}
+	if (flags & SHMDEV_CREATE_HUGE) {
 		seg->huge = true;
 		if (shmdev_huge_mnt)
 			mnt = shmdev_huge_mnt;
@@ -766,7 +811,7 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	file = shmdev_shmem_file_setup(mnt, dname, size);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
-		goto err_free_seg;
+		goto err_uncharge;
 	}
 	inode = file_inode(file);
 	mapping = inode->i_mapping;
@@ -780,6 +825,9 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	inode->i_flags |= S_IMMUTABLE;
 	inode->i_mode &= ~0111;
 	mapping_set_gfp_mask(mapping, mapping_gfp_mask(mapping) | SHMDEV_GFP);
+	/* As SHM_LOCK: its pages go to the unevictable list as they come. */
+	if (seg->locked_mm)
+		mapping_set_unevictable(mapping);
 
 	refcount_set(&seg->refs, 1);
 	mutex_init(&seg->lock);
@@ -797,6 +845,11 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	atomic_inc(&shmdev_nr_segments);
 	return seg;
 
+err_uncharge:
+	if (seg->locked_mm) {
+		shmdev_seg_charge_locked(seg, -shmdev_seg_pages_of(size));
+		mmdrop(seg->locked_mm);
+	}
 err_free_seg:
 	kfree(seg);
 err_unreserve:
@@ -816,6 +869,11 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 	 */
 	shmem_truncate_range(seg->inode, 0, (loff_t)-1);
 	atomic64_sub(shmdev_seg_size(seg), &shmdev_total_bytes);
+	if (seg->locked_mm) {
+		shmdev_seg_charge_locked(seg,
+					 -shmdev_seg_pages_of(shmdev_seg_size(seg)));
+		mmdrop(seg->locked_mm);
+	}
 	fput(seg->shmem_file);
 	atomic_dec(&shmdev_nr_segments);
 	mutex_destroy(&seg->lock);

@@ -4,8 +4,9 @@
  * against memfd on the same kernel where the kernel decides: NUMA placement
  * by mbind() and set_mempolicy() with a policy shared by every process
  * mapping the segment, long-term pins (io_uring fixed buffers), O_DIRECT
- * through a mapping, SEAL_WRITE that tells mappings from pins, and a
- * segment that cannot be executed. Swapping is tested with the memory
+ * through a mapping, SEAL_WRITE that tells mappings from pins, locked
+ * segments charged to RLIMIT_MEMLOCK and never swapped, and a segment
+ * that cannot be executed. Swapping is tested with the memory
  * cgroup tests in shmdev_security_test.c.
  */
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -405,6 +407,134 @@ TEST_F(shmdev, o_direct_reads_into_and_writes_from_a_mapping)
 	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
 	munmap(p, len);
 	close(fd);
+}
+
+/* Locked segments */
+
+/* Is a swap area in use? */
+static bool have_swap(void)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return false;
+	/* The first line is a header. */
+	found = fgets(line, sizeof(line), f) && fgets(line, sizeof(line), f);
+	fclose(f);
+	return found;
+}
+
+/* VmLck of this process, in kB, or -1. */
+static long vm_locked_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Without CAP_IPC_LOCK, under a 1 MiB RLIMIT_MEMLOCK: a locked segment is
+ * charged to the creator's locked memory, refused beyond the limit, at
+ * CREATE and at RESIZE, and its charge is returned when it is freed.
+ */
+static int locked_memlock_child(void *arg)
+{
+	struct rlimit lim = { 1 << 20, 1 << 20 };
+	long base;
+	int fd;
+
+	(void)arg;
+	CHILD_CHECK(!setrlimit(RLIMIT_MEMLOCK, &lim));
+	base = vm_locked_kb();
+	CHILD_CHECK(base >= 0);
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(-ENOMEM, st_create_flags(fd, "", 2 << 20, 0600,
+						SHMDEV_CREATE_LOCKED, NULL));
+	CHILD_CHECK_EQ(base, vm_locked_kb());
+	CHILD_CHECK_EQ(0, st_create_flags(fd, "", 512 << 10, 0600,
+					  SHMDEV_CREATE_LOCKED, NULL));
+	CHILD_CHECK_EQ(base + 512, vm_locked_kb());
+	CHILD_CHECK_EQ(-ENOMEM, st_resize(fd, 2 << 20));
+	CHILD_CHECK_EQ(base + 512, vm_locked_kb());
+	CHILD_CHECK_EQ(0, st_resize(fd, 768 << 10));
+	CHILD_CHECK_EQ(base + 768, vm_locked_kb());
+	CHILD_CHECK_EQ(0, st_resize(fd, 256 << 10));
+	CHILD_CHECK_EQ(base + 256, vm_locked_kb());
+	/* The anonymous segment goes with its only file. */
+	close(fd);
+	CHILD_CHECK_EQ(base, vm_locked_kb());
+	return 0;
+}
+
+TEST_F(shmdev, locked_segment_charged_to_memlock_rlimit)
+{
+	const struct creds *cr;
+
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
+	EXPECT_EQ(0, run_child(cr, locked_memlock_child, NULL));
+}
+
+TEST_F(shmdev, locked_segment_reports_its_flag)
+{
+	struct shmdev_info info;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs CAP_IPC_LOCK for a locked segment of any size");
+	ASSERT_EQ(0, st_create_flags(self->fd, "", 64 * page_size, 0600,
+				     SHMDEV_CREATE_LOCKED, NULL));
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_LOCKED);
+}
+
+/*
+ * Reclaim moves an ordinary segment's pages to swap, never a locked
+ * segment's: MADV_PAGEOUT on both, side by side.
+ */
+TEST_F(shmdev, locked_segment_is_never_swapped)
+{
+	const size_t len = 64 * page_size;
+	struct shmdev_info info;
+	uint8_t *p, *q;
+	int lk;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs CAP_IPC_LOCK for a locked segment of any size");
+	if (!have_swap())
+		SKIP(return, "no swap here (the rig's VM has a swap disk)");
+	p = create_map(_metadata, self->fd, "", len);
+	lk = st_open();
+	ASSERT_LE(0, lk);
+	ASSERT_EQ(0, st_create_flags(lk, "", len, 0600, SHMDEV_CREATE_LOCKED,
+				     NULL));
+	q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, lk, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	st_fill(p, len, SEED_A);
+	st_fill(q, len, SEED_B);
+	if (madvise(p, len, MADV_PAGEOUT) && errno == EINVAL)
+		SKIP(return, "MADV_PAGEOUT not supported");
+	EXPECT_EQ(0, madvise(q, len, MADV_PAGEOUT));
+
+	ASSERT_EQ(0, st_info(self->fd, &info));
+	EXPECT_LT(0U, info.nr_swapped);
+	ASSERT_EQ(0, st_info(lk, &info));
+	EXPECT_EQ(0U, info.nr_swapped);
+	EXPECT_EQ(len / page_size, info.nr_pages);
+	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
+	EXPECT_EQ(len, st_mismatch(q, len, SEED_B));
+	munmap(q, len);
+	munmap(p, len);
+	close(lk);
 }
 
 /* Nothing executes from a segment */

@@ -44,6 +44,7 @@
 #define SHMDEV_FEAT_NEWFD	(1ULL << 10)	/* SHMDEV_{CREATE,ATTACH}_NEWFD */
 #define SHMDEV_FEAT_SHMEM	(1ULL << 11)	/* shmem pages: swap, mbind(), */
 						/* pins; info.nr_swapped */
+#define SHMDEV_FEAT_LOCKED	(1ULL << 12)	/* SHMDEV_CREATE_LOCKED */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -100,6 +101,12 @@ struct shmdev_version {
  * that accesses through the mapping do not page-fault. As
  * SHMDEV_ATTACH_PREMAP.
  *
+ * LOCKED: the segment's pages stay in memory, never swapped, as after
+ * SysV's SHM_LOCK. Its size in pages is charged to the creator's
+ * RLIMIT_MEMLOCK (as locked memory, VmLck) until the segment is freed, and
+ * RESIZE charges or returns the difference: ENOMEM beyond the limit, unless
+ * the caller has CAP_IPC_LOCK.
+ *
  * NEWFD: bind a new file instead of this one, which is left as it was, and
  * return its descriptor (close-on-exec) as the ioctl's result: one open of
  * /dev/shmdev serves any number of segments, each then costing one system
@@ -108,9 +115,11 @@ struct shmdev_version {
 #define SHMDEV_CREATE_HUGE		(1U << 0)
 #define SHMDEV_CREATE_PREMAP		(1U << 1)
 #define SHMDEV_CREATE_NEWFD		(1U << 2)
+#define SHMDEV_CREATE_LOCKED		(1U << 3)
 #define SHMDEV_CREATE_FLAGS_MASK	(SHMDEV_CREATE_HUGE | \
 					 SHMDEV_CREATE_PREMAP | \
-					 SHMDEV_CREATE_NEWFD)
+					 SHMDEV_CREATE_NEWFD | \
+					 SHMDEV_CREATE_LOCKED)
 
 /* Size granule of SHMDEV_CREATE_HUGE segments. */
 #define SHMDEV_HUGE_ALIGN		(2ULL << 20)
@@ -194,6 +203,7 @@ struct shmdev_attach {
 #define SHMDEV_INFO_RDONLY	(1U << 2)	/* this file attached read-only */
 #define SHMDEV_INFO_HUGE	(1U << 3)	/* created with SHMDEV_CREATE_HUGE */
 #define SHMDEV_INFO_PREMAP	(1U << 4)	/* this file pre-maps on mmap() */
+#define SHMDEV_INFO_LOCKED	(1U << 5)	/* created with SHMDEV_CREATE_LOCKED */
 
 /**
  * struct shmdev_info - SHMDEV_IOC_INFO result, for the file's segment
