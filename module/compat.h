@@ -10,9 +10,8 @@
 
 #include <linux/err.h>
 #include <linux/fs.h>
-#include <linux/huge_mm.h>
 #include <linux/ipc_namespace.h>
-#include <linux/mm.h>
+#include <linux/mm.h>		/* and linux/huge_mm.h, after it */
 #include <linux/pagemap.h>
 #include <linux/proc_ns.h>
 #include <linux/sched/mm.h>

@@ -8,11 +8,8 @@
  * through that segment file. Named segments stay in the name table until
  * SHMDEV_IOC_UNLINK, the death of their IPC namespace, or module unload.
  *
- * Names are scoped by IPC namespace, as SysV IPC objects and POSIX message
- * queues are: each IPC namespace that has named segments has a struct
- * shmdev_scope, which holds a reference to it. A scope whose namespace has
- * no other reference left can never be entered again; a periodic reaper
- * unlinks its segments and lets the namespace go.
+ * The name table is names.c's, the permission checks perm.c's, the limits
+ * limits.c's and the segments and their pages seg.c's.
  */
 
 #include <linux/anon_inodes.h>
@@ -20,24 +17,17 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/hashtable.h>
-#include <linux/ipc_namespace.h>
-#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/moduleparam.h>
 #include <linux/mutex.h>
-#include <linux/nsproxy.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/stat.h>
 #include <linux/string.h>
-#include <linux/stringhash.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
-#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "internal.h"
@@ -49,136 +39,6 @@
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
 			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
 			 SHMDEV_FEAT_LOCKED)
-
-/* How often the reaper looks for dead IPC namespaces. */
-#define SHMDEV_REAP_INTERVAL	HZ
-
-static unsigned long max_segment_size;
-module_param(max_segment_size, ulong, 0644);
-MODULE_PARM_DESC(max_segment_size,
-		 "Largest segment in bytes (default: size of RAM)");
-
-static unsigned long max_total_bytes;
-module_param(max_total_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_total_bytes,
-		 "Largest sum of all segment sizes in bytes (default: size of RAM)");
-
-static unsigned int max_segments = 4096;
-module_param(max_segments, uint, 0644);
-MODULE_PARM_DESC(max_segments, "Most segments in existence (default 4096)");
-
-/**
- * shmdev_reserve_bytes - account for @bytes more of segment size
- * @bytes:	bytes to add to shmdev_total_bytes
- *
- * Return: 0, or -ENOMEM if the total would exceed max_total_bytes.
- */
-int shmdev_reserve_bytes(u64 bytes)
-{
-	u64 limit = READ_ONCE(max_total_bytes);
-	s64 old = atomic64_read(&shmdev_total_bytes);
-
-	do {
-		if (bytes > limit || old > limit - bytes)
-			return -ENOMEM;
-	} while (!atomic64_try_cmpxchg(&shmdev_total_bytes, &old, old + bytes));
-	return 0;
-}
-
-static int shmdev_nr_pages_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%ld\n", shmdev_nr_pages());
-}
-
-static int shmdev_nr_pages_set(const char *val, const struct kernel_param *kp)
-{
-	return -EPERM;
-}
-
-static const struct kernel_param_ops shmdev_nr_pages_ops = {
-	.set	= shmdev_nr_pages_set,
-	.get	= shmdev_nr_pages_get,
-};
-
-module_param_cb(nr_pages, &shmdev_nr_pages_ops, NULL, 0444);
-MODULE_PARM_DESC(nr_pages, "Pages held by all segments (read-only)");
-
-/**
- * struct shmdev_scope - the names of one IPC namespace
- * @node:	entry in shmdev_scopes; shmdev_lock
- * @ipc_ns:	the namespace, of which the scope holds a reference; constant
- * @segs:	named segments, in ascending id order; shmdev_lock
- *
- * Exists while the namespace has named segments.
- */
-struct shmdev_scope {
-	struct list_head	node;
-	struct ipc_namespace	*ipc_ns;
-	struct list_head	segs;
-};
-
-/* Serialises the name table, the scopes and the binding of device files. */
-static DEFINE_MUTEX(shmdev_lock);
-/*
- * Named segments, hashed by scope and name; shmdev_lock. 4096 buckets keep
- * the chains short up to max_segments' default; a lookup compares full
- * hashes before names.
- */
-static DEFINE_HASHTABLE(shmdev_names, 12);
-/* Every struct shmdev_scope; shmdev_lock. */
-static LIST_HEAD(shmdev_scopes);
-
-static void shmdev_reap_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(shmdev_reap_work, shmdev_reap_fn);
-
-/* The initial IPC namespace lives as long as the system. */
-static bool shmdev_is_init_ipc_ns(const struct ipc_namespace *ipc_ns)
-{
-	return ipc_ns == init_task.nsproxy->ipc_ns;
-}
-
-/* The scope of the caller's IPC namespace, or NULL if it has no names. */
-static struct shmdev_scope *shmdev_current_scope(void)
-{
-	struct ipc_namespace *ipc_ns = current->nsproxy->ipc_ns;
-	struct shmdev_scope *scope;
-
-	lockdep_assert_held(&shmdev_lock);
-	list_for_each_entry(scope, &shmdev_scopes, node)
-		if (scope->ipc_ns == ipc_ns)
-			return scope;
-	return NULL;
-}
-
-static struct shmdev_scope *shmdev_scope_new(void)
-{
-	struct ipc_namespace *ipc_ns = current->nsproxy->ipc_ns;
-	struct shmdev_scope *scope;
-
-	lockdep_assert_held(&shmdev_lock);
-	scope = kzalloc(sizeof(*scope), GFP_KERNEL_ACCOUNT);
-	if (!scope)
-		return NULL;
-	scope->ipc_ns = get_ipc_ns(ipc_ns);
-	INIT_LIST_HEAD(&scope->segs);
-	list_add(&scope->node, &shmdev_scopes);
-	/*
-	 * Queued unless pending already: namespaces created faster than the
-	 * reaper runs must not postpone it (mod_delayed_work() would).
-	 */
-	if (!shmdev_is_init_ipc_ns(ipc_ns))
-		queue_delayed_work(shmdev_unbound_wq(), &shmdev_reap_work,
-				   SHMDEV_REAP_INTERVAL);
-	return scope;
-}
-
-static void shmdev_scope_free(struct shmdev_scope *scope)
-{
-	lockdep_assert_held(&shmdev_lock);
-	list_del(&scope->node);
-	shmdev_put_ipc_ns(scope->ipc_ns);
-	kfree(scope);
-}
 
 /* The segment file a device file is bound to, or NULL. */
 static struct file *shmdev_bound(struct file *file)
@@ -195,161 +55,6 @@ static void shmdev_bind(struct file *file, struct file *segfile)
 	smp_store_release(&file->private_data, segfile);
 }
 
-/*
- * A name is 1 to SHMDEV_NAME_MAX - 1 graphic ASCII characters other than
- * '/', NUL-terminated inside the field. Returns its length or -errno.
- */
-static int shmdev_check_name(const char *name, bool may_be_empty)
-{
-	size_t i, len = strnlen(name, SHMDEV_NAME_MAX);
-
-	if (len == SHMDEV_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!len)
-		return may_be_empty ? 0 : -EINVAL;
-	for (i = 0; i < len; i++) {
-		unsigned char c = name[i];
-
-		if (c <= ' ' || c > '~' || c == '/')
-			return -EINVAL;
-	}
-	return len;
-}
-
-static u32 shmdev_name_hash(const struct shmdev_scope *scope,
-			    const char *name)
-{
-	return full_name_hash(scope, name, strlen(name));
-}
-
-/* The segment named @name in the caller's IPC namespace, or NULL. */
-static struct shmdev_seg *shmdev_lookup(const char *name)
-{
-	struct shmdev_scope *scope = shmdev_current_scope();
-	struct shmdev_seg *seg;
-	u32 hash;
-
-	if (!scope)
-		return NULL;
-	hash = shmdev_name_hash(scope, name);
-	hash_for_each_possible(shmdev_names, seg, node, hash)
-		if (seg->name_hash == hash && seg->scope == scope &&
-		    !strcmp(seg->name, name))
-			return seg;
-	return NULL;
-}
-
-static void shmdev_link_locked(struct shmdev_scope *scope,
-			       struct shmdev_seg *seg)
-{
-	lockdep_assert_held(&shmdev_lock);
-	seg->scope = scope;
-	seg->name_hash = shmdev_name_hash(scope, seg->name);
-	hash_add(shmdev_names, &seg->node, seg->name_hash);
-	/* Ids only grow: the list stays sorted. */
-	list_add_tail(&seg->scope_node, &scope->segs);
-	WRITE_ONCE(seg->linked, true);
-}
-
-/*
- * Removes @seg from the name table, and its scope if that was the last
- * name. The caller drops the table's reference.
- */
-static void shmdev_unlink_locked(struct shmdev_seg *seg)
-{
-	struct shmdev_scope *scope = seg->scope;
-
-	lockdep_assert_held(&shmdev_lock);
-	hash_del(&seg->node);
-	list_del_init(&seg->scope_node);
-	seg->scope = NULL;
-	WRITE_ONCE(seg->linked, false);
-	if (list_empty(&scope->segs))
-		shmdev_scope_free(scope);
-}
-
-/* Unlinks every segment of @scope; the last one frees the scope. */
-static void shmdev_scope_unlink_all(struct shmdev_scope *scope)
-{
-	struct shmdev_seg *seg;
-	bool last;
-
-	lockdep_assert_held(&shmdev_lock);
-	do {
-		seg = list_first_entry(&scope->segs, struct shmdev_seg,
-				       scope_node);
-		last = list_is_singular(&scope->segs);
-		shmdev_unlink_locked(seg);
-		shmdev_seg_put(seg);
-	} while (!last);
-}
-
-/*
- * No task, nsfs file or bind mount uses the scope's IPC namespace any more,
- * and none can bring it back: nobody can reach its names.
- */
-static bool shmdev_scope_dead(const struct shmdev_scope *scope)
-{
-	return !shmdev_is_init_ipc_ns(scope->ipc_ns) &&
-	       !shmdev_ipc_ns_in_use(scope->ipc_ns);
-}
-
-/* Frees the names of dead namespaces; true if a namespace is left to watch. */
-static bool shmdev_reap_locked(void)
-{
-	struct shmdev_scope *scope, *tmp;
-	bool watch = false;
-
-	lockdep_assert_held(&shmdev_lock);
-	list_for_each_entry_safe(scope, tmp, &shmdev_scopes, node) {
-		if (shmdev_scope_dead(scope))
-			shmdev_scope_unlink_all(scope);
-		else if (!shmdev_is_init_ipc_ns(scope->ipc_ns))
-			watch = true;
-	}
-	return watch;
-}
-
-static void shmdev_reap_fn(struct work_struct *work)
-{
-	mutex_lock(&shmdev_lock);
-	if (shmdev_reap_locked())
-		queue_delayed_work(shmdev_unbound_wq(), &shmdev_reap_work,
-				   SHMDEV_REAP_INTERVAL);
-	mutex_unlock(&shmdev_lock);
-}
-
-/* Capabilities count in the user namespace owning the names' namespace. */
-static bool shmdev_capable(const struct shmdev_seg *seg, int cap)
-{
-	return ns_capable(seg->scope->ipc_ns->user_ns, cap);
-}
-
-/* SysV-style permission check (ipcperms()) for attaching @seg. */
-static bool shmdev_may_attach(const struct shmdev_seg *seg, bool rdonly)
-{
-	int want = rdonly ? 04 : 06;
-	int granted = seg->mode;
-
-	lockdep_assert_held(&shmdev_lock);
-	if (uid_eq(current_euid(), seg->uid))
-		granted >>= 6;
-	else if (in_group_p(seg->gid))
-		granted >>= 3;
-	if (!(want & ~granted & 07))
-		return true;
-	return shmdev_capable(seg, CAP_IPC_OWNER);
-}
-
-/* May the caller unlink @seg or change its owner and mode (IPC_SET)? */
-static bool shmdev_is_owner(const struct shmdev_seg *seg)
-{
-	lockdep_assert_held(&shmdev_lock);
-	return uid_eq(current_euid(), seg->uid) ||
-	       shmdev_capable(seg, CAP_IPC_OWNER) ||
-	       shmdev_capable(seg, CAP_SYS_ADMIN);
-}
-
 static long shmdev_ioc_version(struct shmdev_version __user *uarg)
 {
 	struct shmdev_version ver;
@@ -357,9 +62,7 @@ static long shmdev_ioc_version(struct shmdev_version __user *uarg)
 	memset(&ver, 0, sizeof(ver));
 	ver.api_version = SHMDEV_API_VERSION;
 	ver.features = SHMDEV_FEATURES;
-	ver.max_segment_size = READ_ONCE(max_segment_size);
-	ver.max_total_bytes = READ_ONCE(max_total_bytes);
-	ver.max_segments = READ_ONCE(max_segments);
+	shmdev_fill_limits(&ver);
 	if (shmdev_huge_order())
 		ver.huge_page_size = PAGE_SIZE << shmdev_huge_order();
 	return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
@@ -378,12 +81,10 @@ static int shmdev_create_locked(struct file *file,
 		return -EBUSY;
 	if (arg->name[0] && shmdev_lookup(arg->name))
 		return -EEXIST;
-	if (atomic_read(&shmdev_nr_segments) >= READ_ONCE(max_segments))
+	if (shmdev_segments_full())
 		return -ENOSPC;
 	if (arg->name[0]) {
-		scope = shmdev_current_scope();
-		if (!scope)
-			scope = shmdev_scope_new();
+		scope = shmdev_scope_get();
 		if (!scope)
 			return -ENOMEM;
 	}
@@ -409,8 +110,8 @@ static int shmdev_create_locked(struct file *file,
 	return 0;
 
 err_free_scope:
-	if (scope && list_empty(&scope->segs))
-		shmdev_scope_free(scope);
+	if (scope)
+		shmdev_scope_put_unused(scope);
 	return PTR_ERR(segfile);
 }
 
@@ -449,16 +150,6 @@ static long shmdev_install_new_file(struct file *file, int fd, int err)
 	}
 	fd_install(fd, file);
 	return fd;
-}
-
-/* Size limits shared by CREATE and RESIZE. */
-static int shmdev_check_size(u64 size)
-{
-	if (!size)
-		return -EINVAL;
-	if (size > READ_ONCE(max_segment_size) || size > MAX_LFS_FILESIZE)
-		return -EFBIG;
-	return 0;
 }
 
 static long shmdev_ioc_create(struct file *file,
@@ -762,14 +453,11 @@ static long shmdev_ioc_setperm(struct shmdev_setperm __user *uarg)
 static u32 shmdev_list_locked(u64 after_id, struct shmdev_info *out, u32 room,
 			      u32 *nr_total)
 {
-	struct shmdev_scope *scope = shmdev_current_scope();
-	struct shmdev_seg *seg;
+	struct shmdev_seg *seg = NULL;
 	u32 nr = 0, total = 0;
 
 	lockdep_assert_held(&shmdev_lock);
-	if (!scope)
-		goto out;
-	list_for_each_entry(seg, &scope->segs, scope_node) {
+	while ((seg = shmdev_name_next(seg))) {
 		if (seg->id <= after_id)
 			continue;
 		if (!uid_eq(current_euid(), seg->uid) &&
@@ -779,7 +467,6 @@ static u32 shmdev_list_locked(u64 after_id, struct shmdev_info *out, u32 room,
 		if (nr < room)
 			shmdev_fill_info(seg, &out[nr++]);
 	}
-out:
 	*nr_total = total;
 	return nr;
 }
@@ -900,18 +587,6 @@ static struct miscdevice shmdev_misc = {
 	.fops	= &shmdev_fops,
 };
 
-/* Unload: nothing is open or mapped, so the table holds the last refs. */
-static void shmdev_unlink_all(void)
-{
-	struct shmdev_scope *scope, *tmp;
-
-	cancel_delayed_work_sync(&shmdev_reap_work);
-	mutex_lock(&shmdev_lock);
-	list_for_each_entry_safe(scope, tmp, &shmdev_scopes, node)
-		shmdev_scope_unlink_all(scope);
-	mutex_unlock(&shmdev_lock);
-}
-
 /* The ABI is the same for 32- and 64-bit callers: no implicit padding. */
 static void __init shmdev_check_abi(void)
 {
@@ -928,16 +603,10 @@ static void __init shmdev_check_abi(void)
 
 static int __init shmdev_init(void)
 {
-	u64 ram;
 	int err;
 
 	shmdev_check_abi();
-
-	ram = min_t(u64, (u64)totalram_pages() << PAGE_SHIFT, ULONG_MAX);
-	if (!max_segment_size)
-		max_segment_size = ram;
-	if (!max_total_bytes)
-		max_total_bytes = ram;
+	shmdev_limits_init();
 
 	err = shmdev_fs_init();
 	if (err)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * shmdev internals shared by the device (dev.c) and the segments and
- * their shmem pages (seg.c).
+ * shmdev internals shared by the device and its ioctls (dev.c), the limits
+ * (limits.c), the name table (names.c), the permission checks (perm.c) and
+ * the segments and their shmem pages (seg.c).
  */
 #ifndef _SHMDEV_INTERNAL_H
 #define _SHMDEV_INTERNAL_H
@@ -88,7 +89,30 @@ extern atomic_t shmdev_nr_segments;
 /* Sum of the sizes of all segments, in bytes. */
 extern atomic64_t shmdev_total_bytes;
 
+/* limits.c */
 int shmdev_reserve_bytes(u64 bytes);
+int shmdev_check_size(u64 size);
+bool shmdev_segments_full(void);
+void shmdev_fill_limits(struct shmdev_version *ver);
+void shmdev_limits_init(void);
+
+/* names.c: the name table, under shmdev_lock */
+extern struct mutex shmdev_lock;
+int shmdev_check_name(const char *name, bool may_be_empty);
+struct shmdev_scope *shmdev_scope_get(void);
+void shmdev_scope_put_unused(struct shmdev_scope *scope);
+struct shmdev_seg *shmdev_lookup(const char *name);
+void shmdev_link_locked(struct shmdev_scope *scope, struct shmdev_seg *seg);
+void shmdev_unlink_locked(struct shmdev_seg *seg);
+void shmdev_unlink_all(void);
+struct user_namespace *shmdev_seg_user_ns(const struct shmdev_seg *seg);
+struct shmdev_seg *shmdev_name_next(struct shmdev_seg *seg);
+
+/* perm.c */
+bool shmdev_may_attach(const struct shmdev_seg *seg, bool rdonly);
+bool shmdev_is_owner(const struct shmdev_seg *seg);
+
+/* seg.c */
 long shmdev_nr_pages(void);
 
 int shmdev_fs_init(void);
