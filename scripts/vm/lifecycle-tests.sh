@@ -17,7 +17,7 @@
 #                                       cycles with segments created,
 #                                       touched, checked and removed (or left
 #                                       for rmmod to free) in between; no
-#                                       pages left, no unevictable pages
+#                                       pages left, no shmem pages
 #                                       lost, no kmemleak report
 #   exhaustion_enomem_or_sigbus_without_oom_killer
 #                                       segments touched beyond the VM's RAM
@@ -219,7 +219,7 @@ test_load_unload_cycles() {
 
 	ensure_loaded || return 1
 	[ ! -w "$KMEMLEAK" ] || kmemleak_objects /tmp/kmemleak.before
-	before=$(unevictable)
+	before=$(shmem_pages)
 	t0=$(date +%s)
 	while [ "$i" -lt "$SHMDEV_LIFECYCLE_CYCLES" ]; do
 		i=$((i + 1))
@@ -253,12 +253,12 @@ test_load_unload_cycles() {
 			fi
 		fi
 	done
-	after=$(unevictable)
+	after=$(shmem_pages)
 	"$PEER" unlink lc_cycle >/dev/null 2>&1
 	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
-	diag "$i cycles in $(($(date +%s) - t0)) s; unevictable pages $before before, $after after"
+	diag "$i cycles in $(($(date +%s) - t0)) s; shmem pages $before before, $after after"
 	if [ $((after - before)) -gt "$SLACK_PAGES" ]; then
-		diag "the cycles left $((after - before)) unevictable pages behind"
+		diag "the cycles left $((after - before)) shmem pages behind"
 		ret=1
 	fi
 	if dmesg | grep -E 'pages leaked|Busy inodes' >/tmp/leak.out; then

@@ -52,11 +52,11 @@ wait_pages() {
 	done
 }
 
-# Pages on the unevictable LRU, where segment pages live. Unlike nr_pages,
-# which counts pages in the segments' page caches, this sees pages that
-# left the page cache but were never freed.
-unevictable() {
-	sed -n 's/^nr_unevictable //p' /proc/vmstat
+# Shmem pages in memory, segment pages among them. Unlike nr_pages, which
+# counts the pages of the segments that exist, this sees pages that left a
+# segment but were never freed.
+shmem_pages() {
+	sed -n 's/^nr_shmem //p' /proc/vmstat
 }
 
 # stop PID: end a background process quietly ("Terminated" is noise here).

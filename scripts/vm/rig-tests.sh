@@ -88,7 +88,7 @@ test_rmmod_frees_persistent_segments() {
 	local pages out before filled after want ret=0
 
 	ensure_loaded || return 1
-	before=$(unevictable)
+	before=$(shmem_pages)
 	if ! peer create "$PERSIST" "$BIG_SIZE" 0600 ||
 	   ! peer fill "$PERSIST" 2; then
 		diag "cannot create and fill $PERSIST"
@@ -100,19 +100,19 @@ test_rmmod_frees_persistent_segments() {
 		diag "nr_pages is $pages with $PERSIST filled, want $want"
 		ret=1
 	fi
-	filled=$(unevictable)
+	filled=$(shmem_pages)
 	if [ $((filled - before)) -lt $((want - SLACK_PAGES)) ]; then
-		diag "unevictable pages grew by $((filled - before)), want about $want"
+		diag "shmem pages grew by $((filled - before)), want about $want"
 		ret=1
 	fi
 	if ! out=$(rmmod shmdev 2>&1); then
 		diag "rmmod with only a persistent segment left failed: $out"
 		return 1
 	fi
-	after=$(unevictable)
-	diag "unevictable pages: $before before, $filled filled, $after after rmmod"
+	after=$(shmem_pages)
+	diag "shmem pages: $before before, $filled filled, $after after rmmod"
 	if [ $((after - before)) -gt "$SLACK_PAGES" ]; then
-		diag "rmmod left $((after - before)) unevictable pages behind"
+		diag "rmmod left $((after - before)) shmem pages behind"
 		ret=1
 	fi
 	if dmesg | grep -E 'pages leaked|Busy inodes' >/tmp/leak.out; then
