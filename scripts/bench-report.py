@@ -534,6 +534,11 @@ def targets(res, tally):
                   None if why else s.faults_per_page(), "<=", 1 / 16,
                   why or ("" if s.faults is not None else "no minflt_per_op")))
     why = absent(("attach-read shmdev", s), ("attach-read memfd", m))
+    t(target_line(tally, "attach-read: faults/page vs memfd's",
+                  None if why else div(s.faults_per_page(), m.faults_per_page()),
+                  "<=", 1 / 256,
+                  why or ("" if s.faults is not None and m.faults is not None
+                          else "no minflt_per_op")))
     t(target_line(tally, "attach-read: time ratio vs memfd",
                   None if why else div(s.time_per_page(), m.time_per_page()),
                   "<=", 1.0, why))
@@ -603,11 +608,11 @@ def targets(res, tally):
              if r.shmdev_side and parse_count(r.variant) is not None]
     one = next((r for n, r in names if n == 1), None)
     ok = [(n, r) for n, r in names if r.ok and n > 1]
-    big = next((r for n, r in ok if n == 10000), None) or \
+    big = next((r for n, r in ok if n == 100000), None) or \
         (max(ok, key=lambda x: x[0])[1] if ok else None)
     if big is None:
-        big = next((r for n, r in names if n == 10000), None)
-    nbig = parse_count(big.variant) if big else 10000
+        big = next((r for n, r in names if n == 100000), None)
+    nbig = parse_count(big.variant) if big else 100000
     why = absent(("namescale n=1", one), ("namescale n=%d" % nbig, big))
     t(target_line(tally, "namescale: attach with %d names / with 1" % nbig,
                   None if why else time_ratio(big, one), "<=", 1.5, why))

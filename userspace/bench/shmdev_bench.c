@@ -1960,7 +1960,7 @@ static int run_namescale(struct bcase *c, struct sample *s)
 
 static void bench_namescale(void)
 {
-	static const unsigned int pops[] = { 1, 1000, 10000 };
+	static const unsigned int pops[] = { 1, 1000, 10000, 100000 };
 	unsigned int npop = ARRAY_SIZE(pops), i, k, n;
 	unsigned int max = (unsigned int)scaled(pops[npop - 1]);
 	double base[2] = { 0, 0 };

@@ -40,6 +40,7 @@
 static struct {
 	bool json;
 	bool huge;
+	bool locked;
 	bool have_mode;
 	unsigned int mode;
 } opts;
@@ -47,7 +48,7 @@ static struct {
 static const char usage_text[] =
 "Usage: " PROG " [--json] VERB [ARGS]\n"
 "\n"
-"  create NAME SIZE [--mode OCTAL] [--huge]\n"
+"  create NAME SIZE [--mode OCTAL] [--huge] [--locked]\n"
 "                       create a segment (mode 0600 unless given)\n"
 "  list                 list the segments you may see\n"
 "  info NAME            show one segment (needs read permission)\n"
@@ -65,7 +66,8 @@ static const char usage_text[] =
 "SIZE is a number of bytes with an optional K, M, G, T suffix (powers of\n"
 "1024). --json prints list and info as JSON.\n"
 "\n"
-"Options: -j, --json   -m, --mode OCTAL   --huge   -h, --help   -V, --version\n"
+"Options: -j, --json   -m, --mode OCTAL   --huge   --locked   -h, --help\n"
+"         -V, --version\n"
 "Exit status: 0 success, 1 an operation failed, 2 usage error.\n";
 
 static void __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)
@@ -284,8 +286,11 @@ static void json_info(const struct shmdev_info *in, uint32_t nr_files)
 	group_name(in->gid, buf, sizeof(buf));
 	json_string(buf);
 	printf(",\"files\":%" PRIu32 ",\"mappings\":%" PRIu32
-	       ",\"pages\":%" PRIu64 ",\"seals\":[",
-	       nr_files, in->nr_maps, (uint64_t)in->nr_pages);
+	       ",\"pages\":%" PRIu64 ",\"swapped_pages\":%" PRIu64
+	       ",\"locked\":%s,\"seals\":[",
+	       nr_files, in->nr_maps, (uint64_t)in->nr_pages,
+	       (uint64_t)in->nr_swapped,
+	       in->flags & SHMDEV_INFO_LOCKED ? "true" : "false");
 	for (i = 0; i < NR_SEALS; i++) {
 		if (!(in->seals & seal_names[i].bit))
 			continue;
@@ -381,7 +386,8 @@ static int cmd_create(int argc, char **argv)
 			fprintf(stderr, "shmdev-ctl: warning: this kernel cannot map huge pages; the segment uses base pages\n");
 	}
 	fd = shmdev_create(argv[0], size, mode,
-			   opts.huge ? SHMDEV_CREATE_HUGE : 0);
+			   (opts.huge ? SHMDEV_CREATE_HUGE : 0) |
+			   (opts.locked ? SHMDEV_CREATE_LOCKED : 0));
 	if (fd < 0)
 		return fail("create", argv[0], fd);
 	close(fd);
@@ -475,6 +481,8 @@ static int cmd_info(int argc, char **argv)
 	printf("files:     %" PRIu32 "\n", files);
 	printf("mappings:  %" PRIu32 "\n", in.nr_maps);
 	printf("pages:     %" PRIu64 "\n", (uint64_t)in.nr_pages);
+	printf("swapped:   %" PRIu64 "\n", (uint64_t)in.nr_swapped);
+	printf("locked:    %s\n", in.flags & SHMDEV_INFO_LOCKED ? "yes" : "no");
 	if (in.flags & SHMDEV_INFO_HUGE)
 		printf("huge:      yes, %" PRIu64 " huge pages\n",
 		       (uint64_t)in.nr_huge_pages);
@@ -781,12 +789,13 @@ static const struct {
 	{ "write",	cmd_write,	false,	false },
 };
 
-enum { OPT_HUGE = 256 };
+enum { OPT_HUGE = 256, OPT_LOCKED };
 
 static const struct option long_opts[] = {
 	{ "json",	no_argument,		NULL,	'j' },
 	{ "mode",	required_argument,	NULL,	'm' },
 	{ "huge",	no_argument,		NULL,	OPT_HUGE },
+	{ "locked",	no_argument,		NULL,	OPT_LOCKED },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 },
@@ -811,6 +820,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HUGE:
 			opts.huge = true;
+			break;
+		case OPT_LOCKED:
+			opts.locked = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -837,8 +849,9 @@ int main(int argc, char **argv)
 		return usage_error("unknown verb '%s'", argv[optind]);
 	if (opts.json && !verbs[i].takes_json)
 		return usage_error("--json applies to list and info only");
-	if ((opts.have_mode || opts.huge) && !verbs[i].takes_create_opts)
-		return usage_error("--mode and --huge apply to create only");
+	if ((opts.have_mode || opts.huge || opts.locked) &&
+	    !verbs[i].takes_create_opts)
+		return usage_error("--mode, --huge and --locked apply to create only");
 	ret = verbs[i].fn(argc - optind - 1, argv + optind + 1);
 	if (fflush(stdout) || ferror(stdout)) {
 		err("write to standard output: %s", strerror(errno));

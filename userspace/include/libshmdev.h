@@ -49,7 +49,8 @@ int shmdev_version(struct shmdev_version *ver);
  * and returns a read-write fd bound to it. A NULL or empty @name creates an
  * anonymous segment. @flags: SHMDEV_CREATE_HUGE (huge pages; @size a
  * multiple of SHMDEV_HUGE_ALIGN), SHMDEV_CREATE_PREMAP (mmap() maps every
- * page at once). EEXIST if the name exists.
+ * page at once), SHMDEV_CREATE_LOCKED (never swapped; charged to
+ * RLIMIT_MEMLOCK, ENOMEM beyond it). EEXIST if the name exists.
  */
 int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 		  unsigned int flags);

@@ -131,8 +131,16 @@ out_has info_shows_default_mode '^mode: *0600$'
 out_has info_shows_no_files_but_its_own '^files: *0$'
 out_has info_shows_no_seals '^seals: *-$'
 out_has info_shows_not_huge '^huge: *no$'
+out_has info_shows_nothing_swapped '^swapped: *0$'
+out_has info_shows_not_locked '^locked: *no$'
 check info_json_succeeds 0 "$CTL" --json info "$N"
 out_has info_json_has_fields "^{\"id\":[0-9]*,\"name\":\"$N\",\"size\":65536,\"mode\":\"0600\","
+out_has info_json_has_swap_and_lock '"swapped_pages":0,"locked":false,'
+check create_locked_succeeds 0 "$CTL" create "$N-l" 64K --locked
+check info_locked_json_succeeds 0 "$CTL" --json info "$N-l"
+out_has info_locked_json_is_locked '"locked":true,'
+check rm_locked_succeeds 0 "$CTL" rm "$N-l"
+check locked_on_info_is_usage_error 2 "$CTL" info "$N" --locked
 check create_with_mode_succeeds 0 "$CTL" create "$N-m" 1M --mode 640
 run 0 "$CTL" info "$N-m"
 out_has create_with_mode_sets_mode '^mode: *0640$'
