@@ -579,6 +579,13 @@ def targets(res, tally):
                       why or ("" if sh.faults is not None and m.faults is not None
                               else "no minflt_per_op")))
 
+    # reading back a swapped-out segment
+    s = res.find("swapread", "shmdev", errors=True)
+    m = res.find("swapread", "memfd", errors=True)
+    why = absent(("swapread shmdev", s), ("swapread memfd", m))
+    t(target_line(tally, "swapread: time ratio vs memfd",
+                  None if why else time_ratio(s, m), "<=", 1.1, why))
+
     # lifecycle
     shm = [r for r in res.all("lifecycle") if r.shmdev_side]
     if not shm:

@@ -1511,6 +1511,85 @@ static void bench_populate(void)
 	group_run(g, NULL);
 }
 
+/* pswpout of /proc/vmstat: pages written to swap so far, or -1. */
+static long long pages_swapped_out(void)
+{
+	char line[128];
+	long long val = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "pswpout %lld", &val) == 1)
+			break;
+	fclose(f);
+	return val;
+}
+
+/*
+ * Fills a segment, sends its pages to swap with MADV_PAGEOUT (untimed),
+ * then reads it all back, checking every page: the time of the swap-ins.
+ */
+static int run_swapread(struct bcase *c, struct sample *s)
+{
+	size_t pages = c->size / page_size;
+	long long before;
+	struct meter m;
+	struct seg g;
+	int ret;
+
+	ret = seg_create(&g, c->kind, c->size, c->cflags, false);
+	if (ret)
+		return bc_fail(c, ret, "create");
+	ret = seg_map(&g, 0);
+	if (ret) {
+		seg_destroy(&g);
+		return bc_fail(c, ret, "map");
+	}
+	ret = touch(g.addr, 0, pages, TOUCH_FILL);
+	if (ret) {
+		seg_destroy(&g);
+		return bc_touch_fail(c, ret);
+	}
+	before = pages_swapped_out();
+	if (madvise(g.addr, c->size, MADV_PAGEOUT)) {
+		ret = -errno;
+		seg_destroy(&g);
+		return ret == -EINVAL ? bc_skip(c, "no MADV_PAGEOUT") :
+					bc_fail(c, ret, "pageout");
+	}
+	/* Most of it must be out, or this measures page-cache reads. */
+	if (before < 0 || pages_swapped_out() - before < (long long)pages / 2) {
+		seg_destroy(&g);
+		return bc_skip(c, "no swap: MADV_PAGEOUT left the pages in memory");
+	}
+	meter_start(&m);
+	ret = touch(g.addr, 0, pages, TOUCH_CHECK);
+	meter_stop(&m, s);
+	seg_destroy(&g);
+	return ret ? bc_touch_fail(c, ret) : 0;
+}
+
+static void bench_swapread(void)
+{
+	uint64_t size = scaled(64 * MIB);
+	struct group *g = group_new("swapread");
+	struct bcase *c;
+	int i;
+
+	c = bc_add(g, "4k", "shmdev", "page", run_swapread);
+	c->kind = K_SHMDEV;
+	c = bc_add(g, "4k", "memfd", "page", run_swapread);
+	c->kind = K_MEMFD;
+	for (i = 0; i < g->n; i++) {
+		c = &g->c[i];
+		c->size = size;
+		c->ops = size / page_size;
+	}
+	group_run(g, NULL);
+}
+
 static void bench_sweep(void)
 {
 	static const unsigned int mib[] = { 1, 4, 16, 64, 256 };
@@ -2939,6 +3018,7 @@ static const struct {
 	{ "namescale", bench_namescale },
 	{ "ring", bench_ring },
 	{ "manyproc", bench_manyproc },
+	{ "swapread", bench_swapread },
 	{ "sweep", bench_sweep },
 };
 
