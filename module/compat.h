@@ -228,20 +228,17 @@ static inline struct file *shmdev_shmem_file_setup(struct vfsmount *mnt,
 }
 
 /*
- * References to @folio beyond those of the page cache, the swap cache and
- * the page tables that map it. folio_mapcount(), which the kernel's own
- * folio_expected_ref_count() uses, is inline from 6.4 on (module/Kbuild
- * finds the definition); on 6.1 it is out of line and not exported, and a
- * base page's map count is read directly. A large folio there counts its
- * pins apart, exactly, and only those are reported.
+ * References to @folio, a base page, beyond those of the page cache, the
+ * swap cache and the page tables that map it. folio_mapcount(), which the
+ * kernel's own folio_expected_ref_count() uses, is inline from 6.4 on
+ * (module/Kbuild finds the definition); on 6.1 it is out of line and not
+ * exported, and a base page's map count is read directly.
  */
 static inline int shmdev_folio_extra_refs(struct folio *folio)
 {
 #ifdef SHMDEV_HAVE_INLINE_FOLIO_MAPCOUNT
 	return folio_ref_count(folio) - folio_expected_ref_count(folio);
 #else
-	if (folio_test_large(folio))
-		return folio_maybe_dma_pinned(folio);
 	return folio_ref_count(folio) - page_mapcount(&folio->page) -
 	       !!folio->mapping - folio_test_swapcache(folio) -
 	       folio_test_private(folio);

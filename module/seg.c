@@ -548,30 +548,29 @@ out_inode_unlock:
 }
 
 /*
- * Does something other than the page cache, the page tables and the swap
- * cache hold a reference to @folio? One reference of a folio that is not
- * on an LRU list yet is the per-CPU batch it waits in, which only the mm
- * can drain: that one is not counted.
+ * Is @folio pinned (FOLL_PIN: io_uring fixed buffers, RDMA, VFIO, O_DIRECT
+ * on kernels whose block layer pins)? A large folio counts its pins apart;
+ * each pin of a base page adds GUP_PIN_COUNTING_BIAS references, told apart
+ * here from the references of page tables, however many map it, and from
+ * the odd transient one (a per-CPU LRU batch, which a module cannot drain,
+ * holds one for as long as its CPU is idle).
  */
-static bool shmdev_folio_busy(struct folio *folio, void *arg)
+static bool shmdev_folio_pinned(struct folio *folio, void *arg)
 {
-	int extra = shmdev_folio_extra_refs(folio);
-
-	if (!folio_test_lru(folio))
-		extra--;
-	return extra > 0;
+	if (folio_test_large(folio))
+		return folio_maybe_dma_pinned(folio);
+	return shmdev_folio_extra_refs(folio) >= GUP_PIN_COUNTING_BIAS;
 }
 
 /* Tries, with these pauses in between: none, then 10 ms up to 80 ms. */
 #define SHMDEV_PIN_SCANS	4
 
 /*
- * Is a page of @seg referenced by more than its mappings, for longer than a
- * transient reference lasts: pinned for DMA (io_uring fixed buffers, RDMA,
- * VFIO) or in the middle of an O_DIRECT transfer? Either may still write
- * after the last writable mapping is gone. Decided as mm/memfd.c decides
- * it for F_SEAL_WRITE: references against map counts, so that any number
- * of mappings is not a pin, looked at again after short pauses.
+ * Is a page of @seg pinned for DMA for longer than an O_DIRECT transfer
+ * takes? A pin may still write after the last writable mapping is gone.
+ * As mm/memfd.c does for F_SEAL_WRITE, references are weighed against map
+ * counts, so that any number of mappings is no pin, and looked at again
+ * after short pauses.
  */
 static bool shmdev_seg_pinned(struct shmdev_seg *seg)
 {
@@ -580,7 +579,7 @@ static bool shmdev_seg_pinned(struct shmdev_seg *seg)
 	for (scan = 0; scan <= SHMDEV_PIN_SCANS; scan++) {
 		if (scan && schedule_timeout_killable((HZ << scan) / 200))
 			scan = SHMDEV_PIN_SCANS;
-		if (!shmdev_seg_any_folio(seg, shmdev_folio_busy, NULL))
+		if (!shmdev_seg_any_folio(seg, shmdev_folio_pinned, NULL))
 			return false;
 	}
 	return true;
