@@ -534,6 +534,8 @@ check_style() {
 # none of these: its vmlinuz is cached under $SHMDEV_CACHE/kernels, its
 # headers are /usr/src/linux-headers-<kver>.
 declare -gA KERNEL_IMAGE=() KERNEL_BUILD_DIR=() KERNEL_LABEL=() KERNEL_VM_TIMEOUT=()
+# Kernel command-line options one such kernel needs on top of VM_CMDLINE.
+declare -gA KERNEL_APPEND=()
 
 # register_kernel KVER IMAGE BUILD_DIR LABEL VM_TIMEOUT
 register_kernel() {
@@ -909,7 +911,7 @@ boot_vm() {
 		-drive "file=$work/direct.img,if=virtio,format=raw" \
 		-kernel "$(kernel_image "$kver")" \
 		-initrd "$work/initrd.img" \
-		-append "$VM_CMDLINE SHMDEV_NONCE=$nonce" \
+		-append "$VM_CMDLINE ${KERNEL_APPEND[$kver]:+${KERNEL_APPEND[$kver]} }SHMDEV_NONCE=$nonce" \
 		</dev/null >"$work/console.log" 2>&1 || rc=$?
 	return "$rc"
 }
