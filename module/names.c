@@ -228,16 +228,32 @@ static void shmdev_reap_fn(struct work_struct *work)
 	mutex_unlock(&shmdev_lock);
 }
 
-/* Unload: nothing is open or mapped, so the table holds the last refs. */
-void shmdev_unlink_all(void)
+static void shmdev_unlink_all_fn(struct work_struct *work)
 {
 	struct shmdev_scope *scope, *tmp;
 
-	cancel_delayed_work_sync(&shmdev_reap_work);
 	mutex_lock(&shmdev_lock);
 	list_for_each_entry_safe(scope, tmp, &shmdev_scopes, node)
 		shmdev_scope_unlink_all(scope);
 	mutex_unlock(&shmdev_lock);
+}
+
+/*
+ * Unload: nothing is open or mapped, so the table holds the last refs.
+ * The segments it frees put their shmem files, and fput() in this task
+ * would finish only when the task returns to user space, after module
+ * exit, which waits for those files (shmdev_fs_exit()). A worker's fput()
+ * goes to the kernel's delayed list instead, which module exit flushes.
+ */
+void shmdev_unlink_all(void)
+{
+	struct work_struct work;
+
+	cancel_delayed_work_sync(&shmdev_reap_work);
+	INIT_WORK_ONSTACK(&work, shmdev_unlink_all_fn);
+	queue_work(shmdev_unbound_wq(), &work);
+	flush_work(&work);
+	destroy_work_on_stack(&work);
 }
 
 /**

@@ -933,8 +933,9 @@ int __init shmdev_fs_init(void)
 /*
  * __fput() drops the module reference of a segment file before its
  * reference to the mount, fput() of a segment's shmem file may still be
- * pending, and a path looked up through /proc/PID/map_files holds the
- * mount without the module. Wait for all of them to let go, so that the
+ * pending (in the kernel's delayed list when a worker put it), and a path
+ * looked up through /proc/PID/map_files holds the mount without the
+ * module. Wait for all of them to let go, so that the
  * inodes, whose file operations are the module's, die before the module.
  * The module reference is already 0, so no new segment file can appear.
  */
@@ -943,7 +944,8 @@ static void shmdev_unmount(struct vfsmount *mnt)
 	if (!mnt)
 		return;
 	mntget(mnt);
-	while (!may_umount_tree(mnt))
+	/* Files put by workers (the reaper, unload) wait on this list. */
+	for (flush_delayed_fput(); !may_umount_tree(mnt); flush_delayed_fput())
 		msleep(20);
 	mntput(mnt);
 	kern_unmount(mnt);
