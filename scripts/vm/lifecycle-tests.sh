@@ -298,7 +298,7 @@ param() {
 
 test_exhaustion_enomem_or_sigbus_without_oom_killer() {
 	local memtotal seg_max total_max holder bystander oom_before oom_after
-	local out rc t0 ret=0
+	local out rc t0 swaps dev ret=0
 
 	if [ "$SHMDEV_EXHAUST" != 1 ]; then
 		skip_reason="global memory exhaustion is off on a $SHMDEV_KERNEL_KIND kernel (SHMDEV_EXHAUST=1 runs it)"
@@ -319,6 +319,14 @@ test_exhaustion_enomem_or_sigbus_without_oom_killer() {
 	wait_ready /tmp/bystander.out "$holder" || ret=1
 	echo $((4 * memtotal)) >"$PARAMS/max_segment_size"
 	echo $((4 * memtotal)) >"$PARAMS/max_total_bytes"
+	# Without swap: with it, filling RAM and swap also swaps out the
+	# processes' own anonymous memory (memhog's stack, as it takes the
+	# SIGBUS), and the kernel OOM-kills for its swap-in. Segments under
+	# swap are the memcg selftests' (memcg_segment_larger_than_limit_swaps).
+	swaps=$(sed -n '2,$s/ .*//p' /proc/swaps)
+	for dev in $swaps; do
+		swapoff "$dev" || diag "swapoff $dev failed"
+	done
 	oom_before=$(oom_lines)
 	t0=$(date +%s)
 	out=$(timeout "$SHMDEV_EXHAUST_SECS" "$MEMHOG" $((2 * memtotal)) 268435456 2>&1)
@@ -327,6 +335,9 @@ test_exhaustion_enomem_or_sigbus_without_oom_killer() {
 	diag "RAM $((memtotal >> 20)) MiB; memhog exited $rc after $(($(date +%s) - t0)) s"
 	echo "$seg_max" >"$PARAMS/max_segment_size"
 	echo "$total_max" >"$PARAMS/max_total_bytes"
+	for dev in $swaps; do
+		swapon "$dev" || diag "swapon $dev failed"
+	done
 	case $rc in
 	0) ;;
 	124)
