@@ -244,18 +244,6 @@ static const char *memfd_pin_refused(int ring, size_t len)
 	return why;
 }
 
-#define RING_OR_SKIP(ring, len) do {					\
-	const char *__why;						\
-	(ring) = ring_setup();						\
-	if ((ring) < 0)							\
-		SKIP(return, "no io_uring here (%s)", strerror(errno));	\
-	__why = memfd_pin_refused(ring, len);				\
-	if (__why) {							\
-		close(ring);						\
-		SKIP(return, "%s", __why);				\
-	}								\
-} while (0)
-
 /*
  * 6.1's io_uring takes file mappings as fixed buffers only if their
  * vm_ops are shmem's own (vma_is_shmem()), which no file that wraps a
@@ -267,22 +255,50 @@ static const char *memfd_pin_refused(int ring, size_t len)
 	"shmem's own (6.1's vma_is_shmem() check; SysV shm is refused "	\
 	"too)"
 
+/*
+ * Creates an anonymous segment of @len bytes on @fd, maps and fills it, and
+ * registers the mapping as a fixed buffer of a new io_uring, in *@ring.
+ * Returns the mapping, or NULL with *@why set when the kernel refuses.
+ */
+static uint8_t *map_pinned(struct __test_metadata *_metadata, int fd,
+			   size_t len, int *ring, const char **why)
+{
+	uint8_t *p;
+	int ret;
+
+	*ring = ring_setup();
+	if (*ring < 0) {
+		*why = "no io_uring here";
+		return NULL;
+	}
+	*why = memfd_pin_refused(*ring, len);
+	if (*why) {
+		close(*ring);
+		return NULL;
+	}
+	p = create_map(_metadata, fd, "", len);
+	st_fill(p, len, SEED_A);
+	ret = ring_register(*ring, p, len);
+	if (ret == -EOPNOTSUPP) {
+		*why = SHMDEV_PIN_REFUSED_WHY;
+		munmap(p, len);
+		close(*ring);
+		return NULL;
+	}
+	EXPECT_EQ(0, ret);
+	return p;
+}
+
 TEST_F(shmdev, io_uring_registers_a_mapping_as_fixed_buffer)
 {
 	const size_t len = 64 * page_size;
+	const char *why;
 	uint8_t *p;
-	int ring, ret;
+	int ring;
 
-	RING_OR_SKIP(ring, len);
-	p = create_map(_metadata, self->fd, "", len);
-	st_fill(p, len, SEED_A);
-	ret = ring_register(ring, p, len);
-	if (ret == -EOPNOTSUPP) {
-		munmap(p, len);
-		close(ring);
-		SKIP(return, SHMDEV_PIN_REFUSED_WHY);
-	}
-	EXPECT_EQ(0, ret);
+	p = map_pinned(_metadata, self->fd, len, &ring, &why);
+	if (!p)
+		SKIP(return, "%s", why);
 	EXPECT_EQ(0, ring_unregister(ring));
 	EXPECT_EQ(len, st_mismatch(p, len, SEED_A));
 	munmap(p, len);
@@ -296,19 +312,13 @@ TEST_F(shmdev, io_uring_registers_a_mapping_as_fixed_buffer)
 TEST_F(shmdev, seal_write_refused_while_pinned)
 {
 	const size_t len = 16 * page_size;
+	const char *why;
 	uint8_t *p;
-	int ring, ret;
+	int ring;
 
-	RING_OR_SKIP(ring, len);
-	p = create_map(_metadata, self->fd, "", len);
-	st_fill(p, len, SEED_A);
-	ret = ring_register(ring, p, len);
-	if (ret == -EOPNOTSUPP) {
-		munmap(p, len);
-		close(ring);
-		SKIP(return, SHMDEV_PIN_REFUSED_WHY);
-	}
-	ASSERT_EQ(0, ret);
+	p = map_pinned(_metadata, self->fd, len, &ring, &why);
+	if (!p)
+		SKIP(return, "%s", why);
 	/* No writable mapping left, only the pin. */
 	ASSERT_EQ(0, munmap(p, len));
 	EXPECT_EQ(-EBUSY, st_add_seals(self->fd, SHMDEV_SEAL_WRITE));

@@ -1511,6 +1511,30 @@ static void bench_populate(void)
 	group_run(g, NULL);
 }
 
+/*
+ * Creates @c's segment (@named: with a name), maps all of it and fills it
+ * with pattern(): 0, or -1 with the failure recorded in @c.
+ */
+static int seg_create_filled(struct bcase *c, struct seg *g, bool named)
+{
+	int ret;
+
+	ret = seg_create(g, c->kind, c->size, c->cflags, named);
+	if (ret)
+		return bc_fail(c, ret, "create");
+	ret = seg_map(g, 0);
+	if (ret) {
+		seg_destroy(g);
+		return bc_fail(c, ret, "map");
+	}
+	ret = touch(g->addr, 0, g->size / page_size, TOUCH_FILL);
+	if (ret) {
+		seg_destroy(g);
+		return bc_touch_fail(c, ret);
+	}
+	return 0;
+}
+
 /* pswpout of /proc/vmstat: pages written to swap so far, or -1. */
 static long long pages_swapped_out(void)
 {
@@ -1539,19 +1563,9 @@ static int run_swapread(struct bcase *c, struct sample *s)
 	struct seg g;
 	int ret;
 
-	ret = seg_create(&g, c->kind, c->size, c->cflags, false);
+	ret = seg_create_filled(c, &g, false);
 	if (ret)
-		return bc_fail(c, ret, "create");
-	ret = seg_map(&g, 0);
-	if (ret) {
-		seg_destroy(&g);
-		return bc_fail(c, ret, "map");
-	}
-	ret = touch(g.addr, 0, pages, TOUCH_FILL);
-	if (ret) {
-		seg_destroy(&g);
-		return bc_touch_fail(c, ret);
-	}
+		return ret;
 	before = pages_swapped_out();
 	if (madvise(g.addr, c->size, MADV_PAGEOUT)) {
 		ret = -errno;
@@ -1669,19 +1683,9 @@ static int run_attach(struct bcase *c, struct sample *s)
 	int ret;
 
 	/* The segment, created and filled by this process, untimed. */
-	ret = seg_create(&g, c->kind, c->size, c->cflags, true);
+	ret = seg_create_filled(c, &g, true);
 	if (ret)
-		return bc_fail(c, ret, "create");
-	ret = seg_map(&g, 0);
-	if (ret) {
-		seg_destroy(&g);
-		return bc_fail(c, ret, "map");
-	}
-	ret = touch(g.addr, 0, g.size / page_size, TOUCH_FILL);
-	if (ret) {
-		seg_destroy(&g);
-		return bc_touch_fail(c, ret);
-	}
+		return ret;
 	if (c->probe && g.kind == K_SHMDEV)
 		probe_huge(c, &g);
 	seg_unmap(&g);
