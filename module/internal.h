@@ -86,11 +86,10 @@ struct shmdev_seg {
 
 /* Segments in existence, named or not. */
 extern atomic_t shmdev_nr_segments;
-/* Sum of the sizes of all segments, in bytes. */
-extern atomic64_t shmdev_total_bytes;
 
 /* limits.c */
 int shmdev_reserve_bytes(u64 bytes);
+void shmdev_release_bytes(u64 bytes);
 int shmdev_check_size(u64 size);
 bool shmdev_segments_full(void);
 void shmdev_fill_limits(struct shmdev_version *ver);

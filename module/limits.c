@@ -26,6 +26,9 @@ static unsigned int max_segments = 4096;
 module_param(max_segments, uint, 0644);
 MODULE_PARM_DESC(max_segments, "Most segments in existence (default 4096)");
 
+/* Sum of the sizes of all segments, in bytes. */
+static atomic64_t shmdev_total_bytes = ATOMIC64_INIT(0);
+
 /**
  * shmdev_reserve_bytes - account for @bytes more of segment size
  * @bytes:	bytes to add to shmdev_total_bytes
@@ -42,6 +45,12 @@ int shmdev_reserve_bytes(u64 bytes)
 			return -ENOMEM;
 	} while (!atomic64_try_cmpxchg(&shmdev_total_bytes, &old, old + bytes));
 	return 0;
+}
+
+/* Gives back @bytes of segment size that shmdev_reserve_bytes() took. */
+void shmdev_release_bytes(u64 bytes)
+{
+	atomic64_sub(bytes, &shmdev_total_bytes);
 }
 
 static int shmdev_nr_pages_get(char *buf, const struct kernel_param *kp)

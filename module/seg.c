@@ -49,7 +49,6 @@
 #include "internal.h"
 
 atomic_t shmdev_nr_segments = ATOMIC_INIT(0);
-atomic64_t shmdev_total_bytes = ATOMIC64_INIT(0);
 
 static atomic64_t shmdev_next_id = ATOMIC64_INIT(0);
 
@@ -534,7 +533,7 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 	}
 	if (size < old) {
 		shmdev_seg_shrink(seg, size);
-		atomic64_sub(old - size, &shmdev_total_bytes);
+		shmdev_release_bytes(old - size);
 		charged = shmdev_seg_pages_of(size) - shmdev_seg_pages_of(old);
 		goto out_unlock;
 	}
@@ -543,7 +542,7 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 		goto out_unlock;
 	err = shmdev_seg_grow(seg, old, size);
 	if (err)
-		atomic64_sub(size - old, &shmdev_total_bytes);
+		shmdev_release_bytes(size - old);
 
 out_unlock:
 	mutex_unlock(&seg->lock);
@@ -862,7 +861,7 @@ err_uncharge:
 err_free_seg:
 	kfree(seg);
 err_unreserve:
-	atomic64_sub(size, &shmdev_total_bytes);
+	shmdev_release_bytes(size);
 	return ERR_PTR(err);
 }
 
@@ -877,7 +876,7 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 	 * fput() defers that.
 	 */
 	shmem_truncate_range(seg->inode, 0, (loff_t)-1);
-	atomic64_sub(shmdev_seg_size(seg), &shmdev_total_bytes);
+	shmdev_release_bytes(shmdev_seg_size(seg));
 	if (seg->locked_mm) {
 		shmdev_seg_charge_locked(seg,
 					 -shmdev_seg_pages_of(shmdev_seg_size(seg)));
