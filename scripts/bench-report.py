@@ -586,6 +586,26 @@ def targets(res, tally):
     t(target_line(tally, "swapread: time ratio vs memfd",
                   None if why else time_ratio(s, m), "<=", 1.1, why))
 
+    # scale: many processes reading one large segment
+    m = res.find("scale", "memfd", plain("read"), errors=True)
+    s = res.find("scale", shmdev_plain, plain("read"), errors=True)
+    why = absent(("scale shmdev", s), ("scale memfd", m))
+    t(target_line(tally, "scale: attach time vs memfd",
+                  None if why else time_ratio(s, m), "<=", 1.0, why))
+    sh = res.find("scale", shmdev_plain, is_huge, errors=True)
+    why = absent(("scale huge shmdev", sh), ("scale memfd", m))
+    value = None
+    if not why:
+        pt_h = number(sh.extra.get("pagetables_kb"))
+        pt_m = number(m.extra.get("pagetables_kb"))
+        if pt_h is None or pt_m is None:
+            why = "no pagetables_kb"
+        else:
+            value = div(pt_h, pt_m)
+            why = "%s KiB against %s KiB" % (fmt_num(pt_h), fmt_num(pt_m))
+    t(target_line(tally, "scale huge: page tables vs memfd's", value, "<=",
+                  1 / 256, why))
+
     # lifecycle
     shm = [r for r in res.all("lifecycle") if r.shmdev_side]
     if not shm:

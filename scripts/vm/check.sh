@@ -70,7 +70,7 @@ bench_smoke() {
 	local n=0 fail=0 skip=0 rc=0 line what err
 
 	echo "TAP version 13"
-	/opt/shmdev_bench --quick --rounds 1 populate attach lifecycle swapread \
+	/opt/shmdev_bench --quick --rounds 1 populate attach lifecycle swapread scale \
 		>/tmp/bench.jsonl 2>/tmp/bench.err || rc=$?
 	while read -r line; do
 		case $line in

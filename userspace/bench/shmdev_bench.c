@@ -55,7 +55,8 @@
 #define QUICK_DIV_RING		64	/* wakeups take milliseconds under TCG */
 #define MAX_CASES		16
 #define MANYPROC_NR		8	/* processes of the manyproc benchmark */
-#define NR_RESULTS		(MANYPROC_NR + 1)
+#define SCALE_NR		64	/* processes of the scale benchmark */
+#define NR_RESULTS		(SCALE_NR + 1)
 #define SPIN_YIELD		256	/* failed ring polls between yields */
 #define SPIN_YIELD_SC		8	/* the same for polls by system call */
 #define SPIN_CHECK		64	/* sched_yield()s between liveness checks */
@@ -2947,6 +2948,192 @@ static void bench_manyproc(void)
 	group_run(g, NULL);
 }
 
+/* scale: many processes map one large segment and read all of it */
+
+/* PageTables of /proc/meminfo in KiB, or -1. */
+static long pagetables_kb(void)
+{
+	char line[128];
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PageTables: %ld kB", &val) == 1)
+			break;
+	fclose(f);
+	return val;
+}
+
+/* One byte on @fd: "ready" or "mapped" for the parent to count. */
+static void scale_post(int fd)
+{
+	ssize_t n;
+
+	do {
+		n = write(fd, "", 1);
+	} while (n < 0 && errno == EINTR);
+}
+
+/*
+ * A worker: says it is ready, waits for the start, attaches, maps and
+ * reads (checking) every page, says so, and keeps the mapping until the
+ * parent has read the page-table figure.
+ */
+static __noreturn void scale_child(struct bcase *c, const struct seg *pg,
+				   struct child_res *r, int go, int post,
+				   int bye)
+{
+	struct seg g = *pg;
+	int ret;
+
+	g.addr = NULL;
+	g.thp = false;
+	/* Everything touched before the baseline is read, cres too. */
+	child_stage(r, "wait");
+	scale_post(post);
+	wait_eof(go);
+	child_stage(r, "open");
+	cmeter_start(r);
+	ret = seg_open(&g, c->aflags);
+	if (ret)
+		child_fail(r, ret, "open");
+	ret = seg_map(&g, 0);
+	if (ret)
+		child_fail(r, ret, "map");
+	child_stage(r, "touch");
+	ret = touch(g.addr, 0, g.size / page_size, TOUCH_CHECK);
+	if (ret)
+		child_touch_fail(r, ret);
+	cmeter_stop(r);
+	scale_post(post);
+	wait_eof(bye);
+	seg_unmap(&g);
+	if (g.kind != K_SYSV)
+		close(g.fd);
+	_exit(0);
+}
+
+/* Reads @n bytes from @fd (the workers' posts); false on EOF or timeout. */
+static bool scale_collect(int fd, int n)
+{
+	char buf[SCALE_NR];
+	ssize_t got;
+
+	while (n > 0) {
+		got = read(fd, buf, (size_t)n);
+		if (got > 0) {
+			n -= (int)got;
+			continue;
+		}
+		if (got < 0 && errno == EINTR && !timed_out)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static int run_scale(struct bcase *c, struct sample *s)
+{
+	uint64_t t0 = UINT64_MAX, t1 = 0, flt = 0;
+	int go[2], post[2], bye[2], i, nr = 0, ret = 0, bad = 0;
+	long pt_before = -1, pt_after = -1;
+	pid_t pids[SCALE_NR];
+	struct meter m;
+	struct seg g;
+
+	ret = seg_create_filled(c, &g, true);
+	if (ret)
+		return ret;
+	if (c->probe)
+		probe_huge(c, &g);
+	seg_unmap(&g);
+	if (pipe2(go, O_CLOEXEC) || pipe2(post, O_CLOEXEC) ||
+	    pipe2(bye, O_CLOEXEC)) {
+		ret = -errno;
+		seg_destroy(&g);
+		return bc_fail(c, ret, "setup");
+	}
+	for (i = 0; i < SCALE_NR; i++)
+		child_res_reset(&cres[i]);
+	timer_arm();
+	meter_start(&m);
+	for (i = 0; i < SCALE_NR; i++) {
+		pids[i] = spawn();
+		if (!pids[i]) {
+			close(go[1]);
+			close(post[0]);
+			close(bye[1]);
+			scale_child(c, &g, &cres[i], go[0], post[1], bye[0]);
+		}
+		if (pids[i] < 0) {
+			ret = -errno;
+			break;
+		}
+		nr++;
+	}
+	close(go[0]);
+	close(post[1]);
+	close(bye[0]);
+	/* All ready: the page tables without the segment's. */
+	if (!ret && scale_collect(post[0], nr))
+		pt_before = pagetables_kb();
+	close(go[1]);
+	/* All mapped and read: the page tables with it, in every process. */
+	if (pt_before >= 0 && scale_collect(post[0], nr))
+		pt_after = pagetables_kb();
+	close(bye[1]);
+	for (i = 0; i < nr; i++)
+		bad |= reap(c, pids[i], &cres[i]);
+	meter_stop(&m, s);
+	timer_disarm();
+	close(post[0]);
+	seg_destroy(&g);
+	if (ret)
+		return bc_fail(c, ret, "fork");
+	if (bad)
+		return -1;
+	if (pt_before < 0 || pt_after < 0)
+		return bc_failmsg(c, "no PageTables in /proc/meminfo",
+				  "pagetables");
+	for (i = 0; i < SCALE_NR; i++) {
+		if (cres[i].t0 < t0)
+			t0 = cres[i].t0;
+		if (cres[i].t1 > t1)
+			t1 = cres[i].t1;
+		flt += cres[i].minflt;
+	}
+	s->ns = t1 - t0;
+	s->minflt = flt;
+	xround(c, "\"pagetables_kb\":%ld", pt_after - pt_before);
+	return 0;
+}
+
+static void bench_scale(void)
+{
+	struct group *g = group_new("scale");
+	uint64_t size = scaled(1024 * MIB);
+	struct bcase *c;
+	int i;
+
+	c = bc_add(g, "attach-read", "shmdev", "page", run_scale);
+	c->kind = K_SHMDEV;
+	c = bc_add(g, "attach-read-huge", "shmdev", "page", run_scale);
+	c->kind = K_SHMDEV;
+	c->cflags = SHMDEV_CREATE_HUGE;
+	c->probe = true;
+	c = bc_add(g, "attach-read", "memfd", "page", run_scale);
+	c->kind = K_MEMFD;
+	for (i = 0; i < g->n; i++) {
+		c = &g->c[i];
+		c->size = size;
+		c->ops = SCALE_NR * (size / page_size);
+		xfixed(c, "\"procs\":%d", SCALE_NR);
+	}
+	group_run(g, NULL);
+}
+
 /* Main */
 
 static void emit_meta(void)
@@ -3023,6 +3210,7 @@ static const struct {
 	{ "ring", bench_ring },
 	{ "manyproc", bench_manyproc },
 	{ "swapread", bench_swapread },
+	{ "scale", bench_scale },
 	{ "sweep", bench_sweep },
 };
 
