@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -247,13 +248,36 @@ static const char *memfd_pin_refused(int ring, size_t len)
 /*
  * 6.1's io_uring takes file mappings as fixed buffers only if their
  * vm_ops are shmem's own (vma_is_shmem()), which no file that wraps a
- * shmem file has: SysV segments are refused the same way. 6.2 and later
- * ask the folios instead, and take shmdev's.
+ * shmem file has; 6.2 and later ask the folios instead, and take shmdev's.
+ * A SysV segment wraps its shmem file the same way: whether this kernel
+ * refuses one tells the kernel's rule from a shmdev bug.
  */
+static bool sysv_pin_refused(int ring, size_t len)
+{
+	bool refused = false;
+	void *p;
+	int id;
+
+	id = shmget(IPC_PRIVATE, len, IPC_CREAT | 0600);
+	if (id < 0)
+		return false;
+	p = shmat(id, NULL, 0);
+	shmctl(id, IPC_RMID, NULL);
+	if (p == (void *)-1)
+		return false;
+	memset(p, 1, len);
+	if (ring_register(ring, p, len) == -EOPNOTSUPP)
+		refused = true;
+	else
+		ring_unregister(ring);
+	shmdt(p);
+	return refused;
+}
+
 #define SHMDEV_PIN_REFUSED_WHY						\
 	"io_uring of this kernel pins only mappings whose vm_ops are "	\
-	"shmem's own (6.1's vma_is_shmem() check; SysV shm is refused "	\
-	"too)"
+	"shmem's own (6.1's vma_is_shmem() check): it refuses SysV "	\
+	"segments too"
 
 /*
  * Creates an anonymous segment of @len bytes on @fd, maps and fills it, and
@@ -279,7 +303,7 @@ static uint8_t *map_pinned(struct __test_metadata *_metadata, int fd,
 	p = create_map(_metadata, fd, "", len);
 	st_fill(p, len, SEED_A);
 	ret = ring_register(*ring, p, len);
-	if (ret == -EOPNOTSUPP) {
+	if (ret == -EOPNOTSUPP && sysv_pin_refused(*ring, len)) {
 		*why = SHMDEV_PIN_REFUSED_WHY;
 		munmap(p, len);
 		close(*ring);
