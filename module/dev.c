@@ -38,7 +38,7 @@
 			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS | \
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
 			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
-			 SHMDEV_FEAT_LOCKED)
+			 SHMDEV_FEAT_LOCKED | SHMDEV_FEAT_DEV_ACCESS)
 
 /* The segment file a device file is bound to, or NULL. */
 static struct file *shmdev_bound(struct file *file)
@@ -124,13 +124,15 @@ static const struct file_operations shmdev_fops;
  */
 static int shmdev_open_new_file(struct file **filep, int *fdp)
 {
+	/* No more access than the file the ioctl came through. */
+	int flags = (*filep)->f_mode & FMODE_WRITE ? O_RDWR : O_RDONLY;
 	struct file *file;
 	int fd;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	file = anon_inode_getfile("[shmdev]", &shmdev_fops, NULL, O_RDWR);
+	file = anon_inode_getfile("[shmdev]", &shmdev_fops, NULL, flags);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -232,6 +234,10 @@ static long shmdev_ioc_attach(struct file *file,
 	ret = shmdev_check_name(arg.name, false);
 	if (ret < 0)
 		return ret;
+	/* A file opened without write access attaches read-only only. */
+	if (!(arg.flags & SHMDEV_ATTACH_RDONLY) &&
+	    !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	if (arg.flags & SHMDEV_ATTACH_NEWFD) {
@@ -319,7 +325,7 @@ static long shmdev_ioc_unlink(struct shmdev_unlink __user *uarg)
 	seg = shmdev_lookup(arg.name);
 	if (!seg)
 		ret = -ENOENT;
-	else if (!shmdev_is_owner(seg))
+	else if (!shmdev_may_control(seg))
 		ret = -EPERM;
 	else
 		shmdev_unlink_locked(seg);
@@ -403,7 +409,7 @@ static int shmdev_setperm_locked(const struct shmdev_setperm *arg,
 	seg = shmdev_lookup(arg->name);
 	if (!seg)
 		return -ENOENT;
-	if (!shmdev_is_owner(seg))
+	if (!shmdev_may_control(seg))
 		return -EPERM;
 	if (arg->flags & SHMDEV_SETPERM_MODE)
 		seg->mode = arg->mode;
@@ -460,8 +466,7 @@ static u32 shmdev_list_locked(u64 after_id, struct shmdev_info *out, u32 room,
 	while ((seg = shmdev_name_next(seg))) {
 		if (seg->id <= after_id)
 			continue;
-		if (!uid_eq(current_euid(), seg->uid) &&
-		    !shmdev_may_attach(seg, true))
+		if (!shmdev_may_list(seg))
 			continue;
 		total++;
 		if (nr < room)
@@ -503,9 +508,31 @@ static long shmdev_ioc_list(struct shmdev_list __user *uarg)
 	return ret;
 }
 
+/*
+ * The ioctls that change something, which a file opened without write
+ * access may not make (EBADF, as write() on it): with such a file one may
+ * VERSION, LIST, INFO, GET_SEALS and ATTACH read-only.
+ */
+static bool shmdev_ioc_changes(unsigned int cmd)
+{
+	switch (cmd) {
+	case SHMDEV_IOC_CREATE:
+	case SHMDEV_IOC_UNLINK:
+	case SHMDEV_IOC_RESIZE:
+	case SHMDEV_IOC_ADD_SEALS:
+	case SHMDEV_IOC_SETPERM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static long shmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+
+	if (shmdev_ioc_changes(cmd) && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 
 	switch (cmd) {
 	case SHMDEV_IOC_VERSION:

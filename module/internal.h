@@ -43,6 +43,7 @@ struct shmdev_scope;
  * @id:		identifier, unique while the module is loaded; constant
  * @uid:	owner; shmdev_lock
  * @gid:	owner group; shmdev_lock
+ * @cuid:	creator, who may unlink and SETPERM as the owner may; constant
  * @mode:	permission bits; shmdev_lock
  * @nr_files:	/dev/shmdev files bound to the segment; atomic
  * @nr_maps:	VMAs mapping the segment; atomic
@@ -75,6 +76,7 @@ struct shmdev_seg {
 	u64			id;
 	kuid_t			uid;
 	kgid_t			gid;
+	kuid_t			cuid;
 	umode_t			mode;
 	atomic_t		nr_files;
 	atomic_t		nr_maps;
@@ -109,7 +111,8 @@ struct shmdev_seg *shmdev_name_next(struct shmdev_seg *seg);
 
 /* perm.c */
 bool shmdev_may_attach(const struct shmdev_seg *seg, bool rdonly);
-bool shmdev_is_owner(const struct shmdev_seg *seg);
+bool shmdev_may_list(const struct shmdev_seg *seg);
+bool shmdev_may_control(const struct shmdev_seg *seg);
 
 /* seg.c */
 long shmdev_nr_pages(void);

@@ -19,27 +19,52 @@ static bool shmdev_capable(const struct shmdev_seg *seg, int cap)
 	return ns_capable(shmdev_seg_user_ns(seg), cap);
 }
 
-/* SysV-style permission check (ipcperms()) for attaching @seg. */
-bool shmdev_may_attach(const struct shmdev_seg *seg, bool rdonly)
+/* The bits of @seg's mode (owner, group or other) that apply to the caller. */
+static int shmdev_granted(const struct shmdev_seg *seg)
 {
-	int want = rdonly ? 04 : 06;
 	int granted = seg->mode;
 
-	lockdep_assert_held(&shmdev_lock);
 	if (uid_eq(current_euid(), seg->uid))
 		granted >>= 6;
 	else if (in_group_p(seg->gid))
 		granted >>= 3;
-	if (!(want & ~granted & 07))
+	return granted & 07;
+}
+
+/* SysV-style permission check (ipcperms()) for attaching @seg. */
+bool shmdev_may_attach(const struct shmdev_seg *seg, bool rdonly)
+{
+	int want = rdonly ? 04 : 06;
+
+	lockdep_assert_held(&shmdev_lock);
+	if (!(want & ~shmdev_granted(seg)))
 		return true;
 	return shmdev_capable(seg, CAP_IPC_OWNER);
 }
 
-/* May the caller unlink @seg or change its owner and mode (IPC_SET)? */
-bool shmdev_is_owner(const struct shmdev_seg *seg)
+/*
+ * Does LIST show @seg to the caller: its owner, or one who may attach it
+ * read-only? A listing asks this of every segment, so the capability that
+ * widens it is looked up without an audit record for each.
+ */
+bool shmdev_may_list(const struct shmdev_seg *seg)
 {
 	lockdep_assert_held(&shmdev_lock);
-	return uid_eq(current_euid(), seg->uid) ||
-	       shmdev_capable(seg, CAP_IPC_OWNER) ||
+	if (uid_eq(current_euid(), seg->uid) || (shmdev_granted(seg) & 04))
+		return true;
+	return ns_capable_noaudit(shmdev_seg_user_ns(seg), CAP_IPC_OWNER);
+}
+
+/*
+ * May the caller unlink @seg or change its owner and mode? As SysV's
+ * IPC_RMID and IPC_SET (ipcctl_obtain_check()): the owner, the creator or
+ * CAP_SYS_ADMIN. CAP_IPC_OWNER bypasses access checks only, as for SysV.
+ */
+bool shmdev_may_control(const struct shmdev_seg *seg)
+{
+	kuid_t euid = current_euid();
+
+	lockdep_assert_held(&shmdev_lock);
+	return uid_eq(euid, seg->uid) || uid_eq(euid, seg->cuid) ||
 	       shmdev_capable(seg, CAP_SYS_ADMIN);
 }

@@ -845,6 +845,7 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	seg->id = atomic64_inc_return(&shmdev_next_id);
 	seg->uid = current_euid();
 	seg->gid = current_egid();
+	seg->cuid = seg->uid;
 	seg->mode = mode;
 	strscpy(seg->name, name, sizeof(seg->name));
 	spin_lock(&shmdev_all_segs_lock);

@@ -40,11 +40,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "shmdev_test_util.h"
 
@@ -1371,7 +1374,10 @@ TEST_F(shmdev, setperm_chown_makes_other_user_owner)
 	EXPECT_EQ(0, run_child(&user_b, owner_expect_child, &new_owner));
 }
 
-/* As IPC_SET: the owner may give the segment to another user. */
+/*
+ * As IPC_SET: the owner may give the segment to another user, who may then
+ * unlink it; and as with SysV, the creator keeps control of what it gave.
+ */
 TEST_F(shmdev, setperm_owner_can_give_segment_away)
 {
 	struct create_arg c = { .mode = 0644 };
@@ -1379,7 +1385,7 @@ TEST_F(shmdev, setperm_owner_can_give_segment_away)
 		.flags = SHMDEV_SETPERM_UID, .uid = user_b.uid,
 	};
 	struct owner_expect e = {
-		.uid = user_b.uid, .gid = user_a.gid, .unlink = -EPERM,
+		.uid = user_b.uid, .gid = user_a.gid, .unlink = 0,
 	};
 	const char *reason = no_other_users();
 
@@ -1388,9 +1394,109 @@ TEST_F(shmdev, setperm_owner_can_give_segment_away)
 	c.name = op.name = e.name = new_name(self);
 	ASSERT_EQ(0, run_child(&user_a, create_child, &c));
 	EXPECT_EQ(0, run_child(&user_a, setperm_child, &op));
-	EXPECT_EQ(0, run_child(&user_a, owner_expect_child, &e));
-	e.unlink = 0;
 	EXPECT_EQ(0, run_child(&user_b, owner_expect_child, &e));
+	EXPECT_EQ(-ENOENT, mode_of(c.name));
+}
+
+TEST_F(shmdev, creator_keeps_control_after_giving_segment_away)
+{
+	struct create_arg c = { .mode = 0644 };
+	struct perm_op op = {
+		.flags = SHMDEV_SETPERM_UID, .uid = user_b.uid,
+	};
+	struct owner_expect e = {
+		.uid = user_b.uid, .gid = user_a.gid, .unlink = 0,
+	};
+	const char *reason = no_other_users();
+
+	if (reason)
+		SKIP(return, "%s", reason);
+	c.name = op.name = e.name = new_name(self);
+	ASSERT_EQ(0, run_child(&user_a, create_child, &c));
+	EXPECT_EQ(0, run_child(&user_a, setperm_child, &op));
+	/* No longer the owner, user_a still changes the mode ... */
+	op.flags = SHMDEV_SETPERM_MODE;
+	op.mode = 0640;
+	EXPECT_EQ(0, run_child(&user_a, setperm_child, &op));
+	EXPECT_EQ(0640, mode_of(c.name));
+	/* ... and unlinks it. */
+	EXPECT_EQ(0, run_child(&user_a, owner_expect_child, &e));
+	EXPECT_EQ(-ENOENT, mode_of(c.name));
+}
+
+/*
+ * Becomes @cr with capability @cap alone, effective and permitted; 0 or
+ * -errno.
+ */
+static int become_with_cap(const struct creds *cr, int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(0, NULL) ||
+	    setgid(cr->gid) || setuid(cr->uid))
+		return -errno;
+	memset(data, 0, sizeof(data));
+	data[CAP_TO_INDEX(cap)].effective = CAP_TO_MASK(cap);
+	data[CAP_TO_INDEX(cap)].permitted = CAP_TO_MASK(cap);
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return 0;
+}
+
+struct cap_op {
+	const char *name;
+	int cap;
+	int attach, setperm, unlink;	/* expected results */
+};
+
+/* As user_b with one capability: attach, change the mode, unlink. */
+static int cap_only_child(void *data)
+{
+	struct cap_op *op = data;
+	int fd;
+
+	CHILD_CHECK_EQ(0, become_with_cap(&user_b, op->cap));
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(op->attach, st_attach(fd, op->name, 0, NULL, NULL));
+	close(fd);
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(op->setperm, st_chmod(fd, op->name, 0640));
+	CHILD_CHECK_EQ(op->unlink, st_unlink(fd, op->name));
+	close(fd);
+	return 0;
+}
+
+/*
+ * As SysV's IPC_RMID and IPC_SET: CAP_IPC_OWNER overrides the mode for
+ * ATTACH but gives no control; CAP_SYS_ADMIN gives control but no access.
+ */
+TEST_F(shmdev, unlink_and_setperm_need_sys_admin_not_ipc_owner)
+{
+	struct cap_op ipc_owner = {
+		.cap = CAP_IPC_OWNER, .attach = 0,
+		.setperm = -EPERM, .unlink = -EPERM,
+	};
+	struct cap_op sys_admin = {
+		.cap = CAP_SYS_ADMIN, .attach = -EACCES,
+		.setperm = 0, .unlink = 0,
+	};
+	const char *reason = no_other_users();
+
+	if (reason)
+		SKIP(return, "%s", reason);
+	ipc_owner.name = sys_admin.name = new_name(self);
+	/* Root's, and nothing for anyone else. */
+	ASSERT_EQ(0, st_create(self->fd, ipc_owner.name, page_size, 0600,
+			       NULL));
+	EXPECT_EQ(0, run_child(NULL, cap_only_child, &ipc_owner));
+	EXPECT_EQ(0600, mode_of(ipc_owner.name));
+	EXPECT_EQ(0, run_child(NULL, cap_only_child, &sys_admin));
+	EXPECT_EQ(-ENOENT, mode_of(ipc_owner.name));
 }
 
 /* LIST */
@@ -1414,17 +1520,17 @@ static int find_entry(const struct shmdev_info *entries, uint32_t nr,
 static int list_all(int fd, uint64_t after_id, struct shmdev_info *entries,
 		    uint32_t room)
 {
-	uint32_t nr, want, got = 0;
+	uint32_t nr, total, got = 0;
 	int ret;
 
 	while (got < room) {
-		want = room - got;
-		ret = st_list(fd, after_id, entries + got, want, &nr, NULL);
+		ret = st_list(fd, after_id, entries + got, room - got, &nr,
+			      &total);
 		if (ret)
 			return ret;
 		got += nr;
-		/* Short of what was asked: the end, not just LIST_MAX. */
-		if (!nr || (nr < want && nr < SHMDEV_LIST_MAX))
+		/* All there is after after_id came back: the end. */
+		if (!nr || nr >= total)
 			break;
 		after_id = entries[got - 1].id;
 	}
@@ -3538,6 +3644,98 @@ TEST_F_TIMEOUT(shmdev, race_processes_resize_seal_map_unlink_recreate,
 	ret = st_unlink(self->fd, name);
 	EXPECT_TRUE(ret == 0 || ret == -ENOENT);
 	EXPECT_EQ(pages, settle_pages(pages));
+}
+
+/* Device files opened without write access */
+
+/*
+ * A device file opened O_RDONLY: VERSION, LIST, INFO, GET_SEALS and a
+ * read-only ATTACH work; whatever would change something fails with EBADF
+ * and changes nothing.
+ */
+TEST_F(shmdev, rdonly_device_file_changes_nothing)
+{
+	const char *name = new_name(self), *other = new_name(self);
+	struct shmdev_info info, entries[64];
+	struct shmdev_version ver;
+	uint32_t seals;
+	uint64_t id;
+	void *p;
+	int ro;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0644, &id));
+	ro = open(SHMDEV_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(0, st_version(ro, &ver));
+	EXPECT_TRUE(ver.features & SHMDEV_FEAT_DEV_ACCESS);
+	EXPECT_EQ(-EBADF, st_create(ro, other, page_size, 0600, NULL));
+	EXPECT_EQ(-EBADF, st_create(ro, "", page_size, 0600, NULL));
+	EXPECT_EQ(-EBADF, st_create_flags(ro, other, page_size, 0600,
+					  SHMDEV_CREATE_NEWFD, NULL));
+	EXPECT_EQ(-EBADF, st_attach(ro, name, 0, NULL, NULL));
+	EXPECT_EQ(-EBADF, st_attach(ro, name, SHMDEV_ATTACH_NEWFD, NULL,
+				    NULL));
+	EXPECT_EQ(-EBADF, st_chmod(ro, name, 0666));
+	EXPECT_EQ(-EBADF, st_unlink(ro, name));
+	EXPECT_EQ(1, list_all(ro, id - 1, entries, ARRAY_SIZE(entries)));
+	EXPECT_EQ(id, entries[0].id);
+	EXPECT_EQ(0644, entries[0].mode);
+	/* Still unbound after all that: a read-only attach binds it. */
+	EXPECT_EQ(0, st_attach(ro, name, SHMDEV_ATTACH_RDONLY, NULL, NULL));
+	EXPECT_EQ(0, st_info(ro, &info));
+	EXPECT_EQ(id, info.id);
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_RDONLY);
+	EXPECT_EQ(0, st_get_seals(ro, &seals));
+	EXPECT_EQ(-EBADF, st_resize(ro, 2 * page_size));
+	EXPECT_EQ(-EBADF, st_add_seals(ro, SHMDEV_SEAL_SEAL));
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, ro, 0);
+	EXPECT_NE(MAP_FAILED, p);
+	if (p != MAP_FAILED)
+		munmap(p, page_size);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, ro, 0));
+	EXPECT_EQ(EACCES, errno);
+	close(ro);
+	/* Nothing changed: the name, its mode and size, no new name. */
+	EXPECT_EQ(0644, mode_of(name));
+	EXPECT_EQ(0, st_info(self->fd, &info));
+	EXPECT_EQ(page_size, info.size);
+	EXPECT_EQ(0, info.seals);
+	EXPECT_EQ(-ENOENT, mode_of(other));
+}
+
+/* ATTACH with NEWFD through @fd: the new descriptor, or -errno. */
+static int attach_newfd(int fd, const char *name, uint32_t flags)
+{
+	struct shmdev_attach arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	ret = st_set_name(arg.name, name);
+	if (ret)
+		return ret;
+	arg.flags = flags | SHMDEV_ATTACH_NEWFD;
+	ret = ioctl(fd, SHMDEV_IOC_ATTACH, &arg);
+	return ret < 0 ? -errno : ret;
+}
+
+/* A NEWFD file has no more access than the file it was made through. */
+TEST_F(shmdev, newfd_file_keeps_access_of_rdonly_device_file)
+{
+	const char *name = new_name(self);
+	int ro, nfd;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0644, NULL));
+	ro = open(SHMDEV_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	nfd = attach_newfd(ro, name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, nfd);
+	EXPECT_EQ(O_RDONLY, fcntl(nfd, F_GETFL) & O_ACCMODE);
+	EXPECT_EQ(-EBADF, st_unlink(nfd, name));
+	EXPECT_EQ(-EBADF, st_chmod(nfd, name, 0666));
+	EXPECT_EQ(0644, mode_of(name));
+	close(nfd);
+	close(ro);
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,13 @@
  * life; mmap() on the bound file then maps the segment's pages, which every
  * process mapping the segment shares.
  *
+ * A /dev/shmdev file opened without write access (O_RDONLY) may VERSION,
+ * LIST, INFO, GET_SEALS and ATTACH with SHMDEV_ATTACH_RDONLY; CREATE,
+ * read-write ATTACH, UNLINK, RESIZE, ADD_SEALS and SETPERM fail on it with
+ * EBADF, as write() would. So the device node's own mode can let everyone
+ * read while a group creates (0664, group shmdev), and a file made by a
+ * NEWFD flag has the access of the file the ioctl came through.
+ *
  * Every structure below has a fixed layout on 32- and 64-bit ABIs: fields are
  * __u32/__u64, padding is explicit and every reserved field must be zero on
  * input (the ioctl fails with EINVAL otherwise). The kernel zeroes every
@@ -45,6 +52,9 @@
 #define SHMDEV_FEAT_SHMEM	(1ULL << 11)	/* shmem pages: swap, mbind(), */
 						/* pins; info.nr_swapped */
 #define SHMDEV_FEAT_LOCKED	(1ULL << 12)	/* SHMDEV_CREATE_LOCKED */
+#define SHMDEV_FEAT_DEV_ACCESS	(1ULL << 13)	/* a file opened O_RDONLY */
+						/* changes nothing; creator */
+						/* may UNLINK and SETPERM */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -249,8 +259,9 @@ struct shmdev_info {
  * @reserved:	zero
  *
  * Removes the name at once; the memory goes when the last file and mapping
- * of the segment go. Only the owner, or a caller with CAP_IPC_OWNER or
- * CAP_SYS_ADMIN, may unlink (EPERM otherwise).
+ * of the segment go. As SysV's IPC_RMID, only the owner, the creator or a
+ * caller with CAP_SYS_ADMIN may unlink (EPERM otherwise): CAP_IPC_OWNER
+ * overrides access checks only.
  */
 struct shmdev_unlink {
 	char  name[SHMDEV_NAME_MAX];
@@ -303,8 +314,8 @@ struct shmdev_seals {
  * @gid:	new group, as seen from the caller's user namespace
  * @reserved:	zero
  *
- * Like IPC_SET: only the owner, or a caller with CAP_IPC_OWNER or
- * CAP_SYS_ADMIN, may change them (EPERM otherwise). A uid or gid that has
+ * Like IPC_SET: only the owner, the creator or a caller with CAP_SYS_ADMIN
+ * may change them (EPERM otherwise). A uid or gid that has
  * no mapping in the caller's user namespace gives EINVAL. Files already
  * bound keep the access they were granted.
  */
@@ -334,7 +345,8 @@ struct shmdev_setperm {
  * Lists the named segments of the caller's IPC namespace that the caller
  * owns or may attach read-only, in ascending id order. To list them all,
  * call again with @after_id set to the last id returned until @nr_entries
- * comes back smaller than the room given. The entries' SHMDEV_INFO_RDONLY
+ * comes back equal to @nr_total (the room given is capped at
+ * SHMDEV_LIST_MAX, so a short answer alone does not mean the end). The entries' SHMDEV_INFO_RDONLY
  * flag is always clear.
  */
 struct shmdev_list {
