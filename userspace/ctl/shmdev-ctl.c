@@ -7,6 +7,7 @@
  * Errors go to stderr as "shmdev-ctl: OPERATION 'NAME': REASON".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -104,6 +105,8 @@ static int fail(const char *op, const char *name, int e)
 
 	if (e == -ENOTTY)
 		why = "not supported by this shmdev module";
+	else if (e == -ENODEV)
+		why = "the shmdev module is not loaded (modprobe shmdev)";
 	if (name)
 		err("%s '%s': %s", op, name, why);
 	else
@@ -111,21 +114,39 @@ static int fail(const char *op, const char *name, int e)
 	return EXIT_FAIL;
 }
 
-/* Checks that /dev/shmdev can be opened, so that ENOENT means the name. */
-static int check_device(void)
+/*
+ * Checks that /dev/shmdev can be opened for what a verb does (@write: it
+ * changes something, so the device must open read-write), so that a later
+ * ENOENT or EACCES is about the segment; tells the user what to do if not.
+ * 0, or the exit status after reporting the error.
+ */
+static int check_device(bool write)
 {
-	int fd = shmdev_open_device();
+	int fd;
 
-	if (fd < 0) {
-		if (fd == -ENOENT)
-			err("%s: %s (is the shmdev module loaded?)",
-			    SHMDEV_DEVICE_PATH, strerror(-fd));
-		else
-			err("%s: %s", SHMDEV_DEVICE_PATH, strerror(-fd));
-		return EXIT_FAIL;
+	fd = open(SHMDEV_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES && !write)
+		fd = open(SHMDEV_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
 	}
-	close(fd);
-	return 0;
+	switch (errno) {
+	case ENOENT:
+	case ENXIO:
+	case ENODEV:
+		err("the shmdev module is not loaded (%s is missing): run 'modprobe shmdev' as root",
+		    SHMDEV_DEVICE_PATH);
+		break;
+	case EACCES:
+		err("permission denied on %s%s: join the group that owns it (usually shmdev: 'usermod -aG shmdev USER' as root, then log in again)",
+		    SHMDEV_DEVICE_PATH, write ? " for writing" : "");
+		break;
+	default:
+		err("%s: %s", SHMDEV_DEVICE_PATH, strerror(errno));
+		break;
+	}
+	return EXIT_FAIL;
 }
 
 static int parse_name(const char *name)
@@ -309,7 +330,7 @@ static void json_info(const struct shmdev_info *in, uint32_t nr_files)
  */
 static int open_segment(const char *name, unsigned int flags, int *fd)
 {
-	int ret = check_device();
+	int ret = check_device(!(flags & SHMDEV_ATTACH_RDONLY));
 
 	if (ret)
 		return ret;
@@ -367,7 +388,7 @@ static int cmd_create(int argc, char **argv)
 		ret = parse_size_arg(argv[1], &size);
 	if (ret)
 		return ret;
-	ret = check_device();
+	ret = check_device(true);
 	if (ret)
 		return ret;
 	if (opts.huge) {
@@ -404,7 +425,7 @@ static int cmd_list(int argc, char **argv)
 	(void)argv;
 	if (argc)
 		return usage_error("list takes no arguments");
-	ret = check_device();
+	ret = check_device(false);
 	if (ret)
 		return ret;
 	ret = shmdev_list(&v, &n);
@@ -542,7 +563,7 @@ static int cmd_chmod(int argc, char **argv)
 	if (!ret)
 		ret = parse_mode(argv[1], &mode);
 	if (!ret)
-		ret = check_device();
+		ret = check_device(true);
 	if (ret)
 		return ret;
 	ret = shmdev_chmod(argv[0], mode);
@@ -601,7 +622,7 @@ static int cmd_chown(int argc, char **argv)
 		return usage_error("unknown group '%s'", colon + 1);
 	if (uid == (uint32_t)-1 && gid == (uint32_t)-1)
 		return usage_error("chown needs a user, a group or both");
-	ret = check_device();
+	ret = check_device(true);
 	if (ret)
 		return ret;
 	ret = shmdev_chown(argv[0], uid, gid);
@@ -619,7 +640,7 @@ static int cmd_rm(int argc, char **argv)
 		if (ret)
 			return ret;
 	}
-	ret = check_device();
+	ret = check_device(true);
 	if (ret)
 		return ret;
 	/* Like rm(1): try every name, fail if any failed. */

@@ -38,7 +38,10 @@ static int wait_for_ring(const char *name, double deadline,
 {
 	int fd, ret;
 
-	/* The name: -ENOENT until the producer has created it. */
+	/*
+	 * The name: -ENOENT until the producer has created it (no module is
+	 * -ENODEV, which ends the wait at once).
+	 */
 	while ((fd = shmdev_attach(name, 0)) == -ENOENT) {
 		if (ring_now() > deadline)
 			return -ETIMEDOUT;
@@ -111,6 +114,11 @@ int main(int argc, char **argv)
 	if (ret == -ETIMEDOUT) {
 		fprintf(stderr, "consumer: no ring %s after %d s (is the producer running?)\n",
 			name, RING_START_TIMEOUT_S);
+		return 1;
+	}
+	if (ret == -ENODEV) {
+		fprintf(stderr, "consumer: %s: the shmdev module is not loaded (modprobe shmdev)\n",
+			SHMDEV_DEVICE_PATH);
 		return 1;
 	}
 	if (ret) {

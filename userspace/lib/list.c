@@ -31,7 +31,7 @@ static int walk_begin(struct list_walk *w)
 	w->batch = calloc(SHMDEV_LIST_MAX, sizeof(*w->batch));
 	if (!w->batch)
 		return -ENOMEM;
-	w->fd = shmdev_open_device();
+	w->fd = seg_open_device_to_read();
 	if (w->fd < 0) {
 		free(w->batch);
 		return w->fd;

@@ -37,6 +37,37 @@ static inline void seg_close(int fd)
 	errno = saved;
 }
 
+/*
+ * Opens the device with @flags (O_RDWR or O_RDONLY), close-on-exec. No
+ * device node, or a node without the driver behind it, is -ENODEV: the
+ * module is not loaded (-ENOENT stays for "no such segment").
+ */
+static inline int seg_open_device(int flags)
+{
+	int fd;
+
+	do {
+		fd = open(SHMDEV_DEVICE_PATH, flags | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+		return -ENODEV;
+	return -errno;
+}
+
+/*
+ * For what a read-only device file may do (VERSION, LIST, read-only
+ * ATTACH): read-write if the caller may, else read-only, so that a device
+ * node everyone may read but only a group may write serves everyone.
+ */
+static inline int seg_open_device_to_read(void)
+{
+	int fd = seg_open_device(O_RDWR);
+
+	return fd == -EACCES ? seg_open_device(O_RDONLY) : fd;
+}
+
 /* Checks @name and copies it into a zeroed name field; 0 or -errno. */
 static inline int seg_set_name(char dst[SHMDEV_NAME_MAX], const char *name)
 {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,12 +23,7 @@
 
 int shmdev_open_device(void)
 {
-	int fd;
-
-	do {
-		fd = open(SHMDEV_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : fd;
+	return seg_open_device(O_RDWR);
 }
 
 int shmdev_version(struct shmdev_version *ver)
@@ -36,7 +32,7 @@ int shmdev_version(struct shmdev_version *ver)
 
 	if (!ver)
 		return -EINVAL;
-	fd = shmdev_open_device();
+	fd = seg_open_device_to_read();
 	if (fd < 0)
 		return fd;
 	memset(ver, 0, sizeof(*ver));
@@ -83,11 +79,13 @@ static int do_attach(int fd, const char *name, unsigned int flags)
  * anything, so that a bad one gets the same error as from the kernel. The
  * fd, or -errno.
  */
-static int open_for_name(const char *name)
+static int open_for_name(const char *name, bool rdonly)
 {
 	int ret = shmdev_check_name(name);
 
-	return ret ? ret : shmdev_open_device();
+	if (ret)
+		return ret;
+	return rdonly ? seg_open_device_to_read() : shmdev_open_device();
 }
 
 /* @fd if binding it gave @ret 0; otherwise closes @fd and returns @ret. */
@@ -122,7 +120,8 @@ int shmdev_create(const char *name, uint64_t size, unsigned int mode,
 	if (flags & SHMDEV_CREATE_NEWFD)
 		return -EINVAL;
 	/* An anonymous segment has no name to check. */
-	fd = name && name[0] ? open_for_name(name) : shmdev_open_device();
+	fd = name && name[0] ? open_for_name(name, false) :
+			       shmdev_open_device();
 	if (fd < 0)
 		return fd;
 	return bound_fd(fd, do_create(fd, name, size, mode, flags));
@@ -134,7 +133,7 @@ int shmdev_attach(const char *name, unsigned int flags)
 
 	if (flags & SHMDEV_ATTACH_NEWFD)
 		return -EINVAL;
-	fd = open_for_name(name);
+	fd = open_for_name(name, flags & SHMDEV_ATTACH_RDONLY);
 	if (fd < 0)
 		return fd;
 	return bound_fd(fd, do_attach(fd, name, flags));
@@ -157,7 +156,7 @@ int shmdev_open_or_create(const char *name, uint64_t size, unsigned int mode,
 	int fd, ret, tries;
 
 	/* An anonymous segment cannot be opened again: a name is required. */
-	fd = open_for_name(name);
+	fd = open_for_name(name, false);
 	if (fd < 0)
 		return fd;
 	/* A failed CREATE or ATTACH leaves the file unbound: reuse it. */

@@ -267,6 +267,37 @@ else
 	skip other_user_attach_reports_eacces "needs root and user tester"
 fi
 
+# --- the device's own mode, and no device ---
+# Root changes /dev/shmdev for a moment: readable by all, writable by
+# nobody else (as "0664, group shmdev" to a user outside the group); then
+# hides it, as when the module is not loaded.
+DEVMODE=$(stat -c %a /dev/shmdev 2>/dev/null)
+if [ $ROOT -eq 1 ] && [ -n "$DEVMODE" ] && id tester >/dev/null 2>&1; then
+	"$CTL" create "$N-r" 4K --mode 0644
+	chmod 0644 /dev/shmdev
+	check readonly_device_lets_others_list 0 \
+		su -s /bin/sh tester -c "'$CTL' list"
+	if grep -q "$N-r" "$T/out"; then
+		ok readonly_device_list_shows_segment
+	else
+		not_ok readonly_device_list_shows_segment "$(cat "$T/out")"
+	fi
+	check readonly_device_lets_others_read 0 \
+		su -s /bin/sh tester -c "'$CTL' cat '$N-r'"
+	check_err readonly_device_refuses_create_with_advice 1 \
+		"shmdev-ctl: permission denied on /dev/shmdev for writing: join the group that owns it (usually shmdev: 'usermod -aG shmdev USER' as root, then log in again)" \
+		su -s /bin/sh tester -c "'$CTL' create '$N-r2' 4K"
+	chmod "$DEVMODE" /dev/shmdev
+	"$CTL" rm "$N-r"
+	mv /dev/shmdev /dev/shmdev.ctl-test
+	check_err no_device_says_module_not_loaded 1 \
+		"shmdev-ctl: the shmdev module is not loaded (/dev/shmdev is missing): run 'modprobe shmdev' as root" \
+		"$CTL" list
+	mv /dev/shmdev.ctl-test /dev/shmdev
+else
+	skip readonly_device_lets_others_list "needs root, user tester and /dev/shmdev"
+fi
+
 # --- rm ---
 check rm_succeeds 0 "$CTL" rm "$N"
 check_err rm_missing_reports_enoent 1 \

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -24,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -339,6 +342,53 @@ TEST(unmap_rejects_null_and_zero_length)
 /* ------------------------------------------------------------------ */
 /* With the module. */
 
+/*
+ * Without the module, every call that opens the device says so with
+ * ENODEV, which no segment operation returns for a missing name (ENOENT).
+ */
+static int no_device_child(void *arg)
+{
+	struct shmdev_version ver;
+	struct shmdev_info *v;
+	size_t n;
+
+	(void)arg;
+	CHILD_CHECK_EQ(-ENODEV, shmdev_open_device());
+	CHILD_CHECK_EQ(-ENODEV, shmdev_version(&ver));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_attach("libt-no-device", 0));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_attach("libt-no-device",
+					      SHMDEV_ATTACH_RDONLY));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_create("libt-no-device", 4096, 0600,
+					      0));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_create(NULL, 4096, 0600, 0));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_open_or_create("libt-no-device", 4096,
+						      0600, NULL));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_unlink("libt-no-device"));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_chmod("libt-no-device", 0600));
+	CHILD_CHECK_EQ(-ENODEV, shmdev_list(&v, &n));
+	return 0;
+}
+
+/* In a mount namespace of its own, /dev without shmdev: no_device_child. */
+static int hidden_device_child(void *arg)
+{
+	CHILD_CHECK(!unshare(CLONE_NEWNS));
+	CHILD_CHECK(!mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	CHILD_CHECK(!mount("none", "/dev", "tmpfs", 0, "mode=0755"));
+	return no_device_child(arg);
+}
+
+TEST(missing_device_is_enodev_not_enoent)
+{
+	if (!have_device()) {
+		EXPECT_EQ(0, run_as(0, no_device_child, NULL));
+		return;
+	}
+	if (geteuid())
+		SKIP(return, "the module is loaded, and hiding it needs root");
+	EXPECT_EQ(0, run_as(0, hidden_device_child, NULL));
+}
+
 FIXTURE(seg) {
 	int nr_names;
 	char names[MAX_NAMES][SHMDEV_NAME_MAX];
@@ -438,6 +488,60 @@ TEST_F(seg, open_device_gives_unbound_cloexec_fd)
 	errno = 0;
 	EXPECT_EQ(NULL, shmdev_map(fd, PROT_READ, MAP_SHARED, NULL));
 	EXPECT_EQ(ENODEV, errno);
+	close(fd);
+}
+
+/*
+ * A device node everyone may read and nobody else write (as a udev rule
+ * "0664, group shmdev" looks to users outside the group): the library
+ * falls back to a read-only device file for what one may do with it.
+ */
+static int readonly_node_child(void *arg)
+{
+	const char *name = arg;
+	const char *node = "/tmp/shmdev";
+	struct shmdev_version ver;
+	struct shmdev_info *v;
+	struct stat st;
+	size_t n, i;
+	bool found = false;
+	int fd;
+
+	CHILD_CHECK(!stat(SHMDEV_DEVICE_PATH, &st));
+	CHILD_CHECK(!unshare(CLONE_NEWNS));
+	CHILD_CHECK(!mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	/* A /tmp of this namespace's own, for the node. */
+	CHILD_CHECK(!mount("none", "/tmp", "tmpfs", 0, "mode=0755"));
+	CHILD_CHECK(!mknod(node, S_IFCHR | 0444, st.st_rdev));
+	CHILD_CHECK(!chmod(node, 0444));
+	CHILD_CHECK(!mount(node, SHMDEV_DEVICE_PATH, NULL, MS_BIND, NULL));
+	CHILD_CHECK(!setgroups(0, NULL) && !setgid(USER_A) && !setuid(USER_A));
+
+	CHILD_CHECK_EQ(-EACCES, shmdev_open_device());
+	CHILD_CHECK_EQ(0, shmdev_version(&ver));
+	fd = shmdev_attach(name, SHMDEV_ATTACH_RDONLY);
+	CHILD_CHECK(fd >= 0);
+	close(fd);
+	CHILD_CHECK_EQ(-EACCES, shmdev_attach(name, 0));
+	CHILD_CHECK_EQ(-EACCES, shmdev_create("libt-ro-node", 4096, 0600, 0));
+	CHILD_CHECK_EQ(-EACCES, shmdev_unlink(name));
+	CHILD_CHECK_EQ(0, shmdev_list(&v, &n));
+	for (i = 0; i < n; i++)
+		found |= !strncmp(v[i].name, name, SHMDEV_NAME_MAX);
+	free(v);
+	CHILD_CHECK(found);
+	return 0;
+}
+
+TEST_F(seg, readonly_device_node_serves_readers)
+{
+	const char *name = new_name(self, "ronode");
+	int fd;
+
+	NEED_FEATURE(SHMDEV_FEAT_DEV_ACCESS);
+	NEED_ROOT();
+	fd = create_seg(_metadata, name, ps, 0644);
+	EXPECT_EQ(0, run_as(0, readonly_node_child, (void *)name));
 	close(fd);
 }
 
