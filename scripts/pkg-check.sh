@@ -453,6 +453,23 @@ t_make_uninstall() {
 	[[ -z $left ]] || { echo "left after make uninstall:"; echo "$left"; return 1; }
 }
 
+# The Quick start's install-userspace, for real (no DESTDIR): shmdev-ctl
+# must start without LD_LIBRARY_PATH, which needs the ldconfig the install
+# runs; uninstalling takes the library out of the linker's cache again.
+t_install_userspace_live() {
+	local out rc=0
+	make -C "$WORK/tree" install-userspace
+	out=$(env -u LD_LIBRARY_PATH /usr/local/bin/shmdev-ctl --version) || rc=1
+	echo "shmdev-ctl --version: $out"
+	[[ $out == *"$VERSION"* ]] || rc=1
+	make -C "$WORK/tree" uninstall-userspace || rc=1
+	if /sbin/ldconfig -p | grep -q 'libshmdev\.so\.1 '; then
+		echo "libshmdev.so.1 still in the linker's cache"
+		rc=1
+	fi
+	return $rc
+}
+
 DEBS=()
 t_make_deb() {
 	local pkg deb
@@ -710,6 +727,8 @@ main() {
 		run_test make_install_destdir_file_list t_make_install
 		run_test pkg_config_program_links_and_runs t_pkg_config_program
 		run_test make_uninstall_removes_all t_make_uninstall
+		run_test install_userspace_runs_without_ld_library_path \
+			t_install_userspace_live
 	else
 		skip host_dkms_and_make_install "$NO_HOST_KERNEL"
 	fi
