@@ -38,7 +38,8 @@
 			 SHMDEV_FEAT_LIST | SHMDEV_FEAT_IPC_NS | \
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
 			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
-			 SHMDEV_FEAT_LOCKED | SHMDEV_FEAT_DEV_ACCESS)
+			 SHMDEV_FEAT_LOCKED | SHMDEV_FEAT_DEV_ACCESS | \
+			 SHMDEV_FEAT_NS_LIMITS)
 
 /* The segment file a device file is bound to, or NULL. */
 static struct file *shmdev_bound(struct file *file)
@@ -62,7 +63,9 @@ static long shmdev_ioc_version(struct shmdev_version __user *uarg)
 	memset(&ver, 0, sizeof(ver));
 	ver.api_version = SHMDEV_API_VERSION;
 	ver.features = SHMDEV_FEATURES;
-	shmdev_fill_limits(&ver);
+	mutex_lock(&shmdev_lock);
+	shmdev_fill_limits(shmdev_current_limits(), &ver);
+	mutex_unlock(&shmdev_lock);
 	if (shmdev_huge_order())
 		ver.huge_page_size = PAGE_SIZE << shmdev_huge_order();
 	return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
@@ -72,35 +75,39 @@ static long shmdev_ioc_version(struct shmdev_version __user *uarg)
 static int shmdev_create_locked(struct file *file,
 				const struct shmdev_create *arg, u64 *id)
 {
-	struct shmdev_scope *scope = NULL;
+	struct shmdev_ns_limits *limits;
+	struct shmdev_scope *scope;
 	struct shmdev_seg *seg;
 	struct file *segfile;
+	int err;
 
 	lockdep_assert_held(&shmdev_lock);
 	if (shmdev_bound(file))
 		return -EBUSY;
 	if (arg->name[0] && shmdev_lookup(arg->name))
 		return -EEXIST;
-	if (shmdev_segments_full())
+	/* Named or not, the segment counts against its namespace's limits. */
+	scope = shmdev_scope_get();
+	if (!scope)
+		return -ENOMEM;
+	limits = shmdev_scope_limits(scope);
+	if (shmdev_segments_full(limits))
 		return -ENOSPC;
-	if (arg->name[0]) {
-		scope = shmdev_scope_get();
-		if (!scope)
-			return -ENOMEM;
-	}
+	err = shmdev_check_size(limits, arg->size);
+	if (err)
+		return err;
 
-	seg = shmdev_seg_new(arg->name, arg->size, arg->mode, arg->flags);
-	if (IS_ERR(seg)) {
-		segfile = ERR_CAST(seg);
-		goto err_free_scope;
-	}
+	seg = shmdev_seg_new(limits, arg->name, arg->size, arg->mode,
+			     arg->flags);
+	if (IS_ERR(seg))
+		return PTR_ERR(seg);
 	segfile = shmdev_seg_open(seg, false,
 				  arg->flags & SHMDEV_CREATE_PREMAP);
 	if (IS_ERR(segfile)) {
 		shmdev_seg_put(seg);
-		goto err_free_scope;
+		return PTR_ERR(segfile);
 	}
-	if (scope)
+	if (arg->name[0])
 		/* The creator's reference becomes the name table's. */
 		shmdev_link_locked(scope, seg);
 	else
@@ -108,11 +115,6 @@ static int shmdev_create_locked(struct file *file,
 	*id = seg->id;
 	shmdev_bind(file, segfile);
 	return 0;
-
-err_free_scope:
-	if (scope)
-		shmdev_scope_put_unused(scope);
-	return PTR_ERR(segfile);
 }
 
 static const struct file_operations shmdev_fops;
@@ -167,7 +169,7 @@ static long shmdev_ioc_create(struct file *file,
 		return -EINVAL;
 	if (arg.mode & ~0777)
 		return -EINVAL;
-	ret = shmdev_check_size(arg.size);
+	ret = shmdev_check_size(NULL, arg.size);
 	if (ret)
 		return ret;
 	if ((arg.flags & SHMDEV_CREATE_HUGE) &&
@@ -361,7 +363,7 @@ static long shmdev_ioc_resize(struct file *file,
 		return -EFAULT;
 	if (memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
 		return -EINVAL;
-	ret = shmdev_check_size(arg.size);
+	ret = shmdev_check_size(NULL, arg.size);
 	if (ret)
 		return ret;
 	seg = shmdev_writable_seg(file);
@@ -508,6 +510,43 @@ static long shmdev_ioc_list(struct shmdev_list __user *uarg)
 	return ret;
 }
 
+static long shmdev_ioc_limits(struct file *file,
+			      struct shmdev_limits __user *uarg)
+{
+	struct shmdev_ns_limits *limits;
+	struct shmdev_scope *scope;
+	struct shmdev_limits arg;
+	int ret = 0;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if ((arg.flags & ~SHMDEV_LIMITS_FLAGS_MASK) ||
+	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
+		return -EINVAL;
+	if (arg.flags && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+
+	mutex_lock(&shmdev_lock);
+	limits = shmdev_current_limits();
+	if (arg.flags) {
+		scope = shmdev_scope_get();
+		limits = scope ? shmdev_scope_limits(scope) : NULL;
+		if (!limits)
+			ret = -ENOMEM;
+		else if (!shmdev_may_lower_limits())
+			ret = -EPERM;
+		else
+			ret = shmdev_set_limits(limits, &arg,
+						shmdev_may_raise_limits());
+	}
+	if (!ret)
+		shmdev_get_limits(limits, &arg);
+	mutex_unlock(&shmdev_lock);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
 /*
  * The ioctls that change something, which a file opened without write
  * access may not make (EBADF, as write() on it): with such a file one may
@@ -555,6 +594,8 @@ static long shmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return shmdev_ioc_setperm(uarg);
 	case SHMDEV_IOC_LIST:
 		return shmdev_ioc_list(uarg);
+	case SHMDEV_IOC_LIMITS:
+		return shmdev_ioc_limits(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -626,6 +667,7 @@ static void __init shmdev_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct shmdev_seals) != 32);
 	BUILD_BUG_ON(sizeof(struct shmdev_setperm) != 96);
 	BUILD_BUG_ON(sizeof(struct shmdev_list) != 48);
+	BUILD_BUG_ON(sizeof(struct shmdev_limits) != 64);
 }
 
 static int __init shmdev_init(void)
@@ -653,6 +695,7 @@ static void __exit shmdev_exit(void)
 	misc_deregister(&shmdev_misc);
 	shmdev_unlink_all();
 	shmdev_fs_exit();
+	shmdev_scopes_free();
 }
 
 module_init(shmdev_init);

@@ -22,6 +22,26 @@
 struct shmdev_scope;
 
 /**
+ * struct shmdev_ns_limits - the limits and usage of one IPC namespace
+ * @max_segments:	the namespace's own limit on its segments, UINT_MAX
+ *			for none; written under shmdev_lock
+ * @max_segment_size:	its own limit on a segment's size, U64_MAX for none
+ * @max_total_bytes:	its own limit on its segments' sizes, U64_MAX for none
+ * @nr_segments:	segments created in the namespace that exist; atomic
+ * @total_bytes:	the sum of their sizes; atomic
+ *
+ * The module parameters bound every namespace: the limit in force is the
+ * smaller of the namespace's own and the module's.
+ */
+struct shmdev_ns_limits {
+	unsigned int		max_segments;
+	u64			max_segment_size;
+	u64			max_total_bytes;
+	atomic_t		nr_segments;
+	atomic64_t		total_bytes;
+};
+
+/**
  * struct shmdev_seg - one shared-memory segment
  * @node:	entry in the name table; shmdev_lock
  * @scope_node:	entry in @scope's segment list, in id order; shmdev_lock
@@ -44,6 +64,8 @@ struct shmdev_scope;
  * @uid:	owner; shmdev_lock
  * @gid:	owner group; shmdev_lock
  * @cuid:	creator, who may unlink and SETPERM as the owner may; constant
+ * @ns_limits:	the limits of the IPC namespace the segment was created in,
+ *		charged with it until it is freed; constant
  * @mode:	permission bits; shmdev_lock
  * @nr_files:	/dev/shmdev files bound to the segment; atomic
  * @nr_maps:	VMAs mapping the segment; atomic
@@ -77,6 +99,7 @@ struct shmdev_seg {
 	kuid_t			uid;
 	kgid_t			gid;
 	kuid_t			cuid;
+	struct shmdev_ns_limits	*ns_limits;
 	umode_t			mode;
 	atomic_t		nr_files;
 	atomic_t		nr_maps;
@@ -89,23 +112,33 @@ struct shmdev_seg {
 /* Segments in existence, named or not. */
 extern atomic_t shmdev_nr_segments;
 
-/* limits.c */
-int shmdev_reserve_bytes(u64 bytes);
-void shmdev_release_bytes(u64 bytes);
-int shmdev_check_size(u64 size);
-bool shmdev_segments_full(void);
-void shmdev_fill_limits(struct shmdev_version *ver);
+/* limits.c: @l NULL means the module's limits only */
+void shmdev_ns_limits_init(struct shmdev_ns_limits *l);
+int shmdev_reserve_bytes(struct shmdev_ns_limits *l, u64 bytes);
+void shmdev_release_bytes(struct shmdev_ns_limits *l, u64 bytes);
+int shmdev_check_size(const struct shmdev_ns_limits *l, u64 size);
+bool shmdev_segments_full(const struct shmdev_ns_limits *l);
+void shmdev_count_segment(struct shmdev_ns_limits *l);
+void shmdev_uncount_segment(struct shmdev_ns_limits *l);
+void shmdev_fill_limits(const struct shmdev_ns_limits *l,
+			struct shmdev_version *ver);
+void shmdev_get_limits(const struct shmdev_ns_limits *l,
+		       struct shmdev_limits *out);
+int shmdev_set_limits(struct shmdev_ns_limits *l,
+		      const struct shmdev_limits *arg, bool may_raise);
 void shmdev_limits_init(void);
 
 /* names.c: the name table, under shmdev_lock */
 extern struct mutex shmdev_lock;
 int shmdev_check_name(const char *name, bool may_be_empty);
 struct shmdev_scope *shmdev_scope_get(void);
-void shmdev_scope_put_unused(struct shmdev_scope *scope);
+struct shmdev_ns_limits *shmdev_current_limits(void);
+struct shmdev_ns_limits *shmdev_scope_limits(struct shmdev_scope *scope);
 struct shmdev_seg *shmdev_lookup(const char *name);
 void shmdev_link_locked(struct shmdev_scope *scope, struct shmdev_seg *seg);
 void shmdev_unlink_locked(struct shmdev_seg *seg);
 void shmdev_unlink_all(void);
+void shmdev_scopes_free(void);
 struct user_namespace *shmdev_seg_user_ns(const struct shmdev_seg *seg);
 struct shmdev_seg *shmdev_name_next(struct shmdev_seg *seg);
 
@@ -113,6 +146,8 @@ struct shmdev_seg *shmdev_name_next(struct shmdev_seg *seg);
 bool shmdev_may_attach(const struct shmdev_seg *seg, bool rdonly);
 bool shmdev_may_list(const struct shmdev_seg *seg);
 bool shmdev_may_control(const struct shmdev_seg *seg);
+bool shmdev_may_lower_limits(void);
+bool shmdev_may_raise_limits(void);
 
 /* seg.c */
 long shmdev_nr_pages(void);
@@ -120,7 +155,8 @@ long shmdev_nr_pages(void);
 int shmdev_fs_init(void);
 void shmdev_fs_exit(void);
 
-struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
+struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
+				  const char *name, u64 size, umode_t mode,
 				  u32 flags);
 void shmdev_seg_put(struct shmdev_seg *seg);
 struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap);

@@ -4,10 +4,11 @@
  * of the names of dead namespaces.
  *
  * Names are scoped by IPC namespace, as SysV IPC objects and POSIX message
- * queues are: each IPC namespace that has named segments has a struct
- * shmdev_scope, which holds a reference to it. A scope whose namespace has
- * no other reference left can never be entered again; a periodic reaper
- * unlinks its segments and lets the namespace go.
+ * queues are: each IPC namespace that has created a segment has a struct
+ * shmdev_scope, which holds a reference to it, its names and its limits. A
+ * scope whose namespace has no other reference left can never be entered
+ * again; a periodic reaper unlinks its segments, frees the scope once no
+ * segment of the namespace is left, and so lets the namespace go.
  */
 
 #include <linux/hashtable.h>
@@ -33,13 +34,16 @@
  * @node:	entry in shmdev_scopes; shmdev_lock
  * @ipc_ns:	the namespace, of which the scope holds a reference; constant
  * @segs:	named segments, in ascending id order; shmdev_lock
+ * @limits:	the namespace's limits, and its segments' usage of them
  *
- * Exists while the namespace has named segments.
+ * Exists from the namespace's first CREATE while the namespace lives, and
+ * after it while a segment created in it exists (charged to @limits).
  */
 struct shmdev_scope {
 	struct list_head	node;
 	struct ipc_namespace	*ipc_ns;
 	struct list_head	segs;
+	struct shmdev_ns_limits	limits;
 };
 
 /* Serialises the name table, the scopes and the binding of device files. */
@@ -86,6 +90,7 @@ static struct shmdev_scope *shmdev_scope_new(void)
 		return NULL;
 	scope->ipc_ns = get_ipc_ns(ipc_ns);
 	INIT_LIST_HEAD(&scope->segs);
+	shmdev_ns_limits_init(&scope->limits);
 	list_add(&scope->node, &shmdev_scopes);
 	/*
 	 * Queued unless pending already: namespaces created faster than the
@@ -100,6 +105,8 @@ static struct shmdev_scope *shmdev_scope_new(void)
 static void shmdev_scope_free(struct shmdev_scope *scope)
 {
 	lockdep_assert_held(&shmdev_lock);
+	WARN_ON_ONCE(!list_empty(&scope->segs) ||
+		     atomic_read(&scope->limits.nr_segments));
 	list_del(&scope->node);
 	shmdev_put_ipc_ns(scope->ipc_ns);
 	kfree(scope);
@@ -160,37 +167,35 @@ void shmdev_link_locked(struct shmdev_scope *scope, struct shmdev_seg *seg)
 	WRITE_ONCE(seg->linked, true);
 }
 
-/*
- * Removes @seg from the name table, and its scope if that was the last
- * name. The caller drops the table's reference.
- */
+/* Removes @seg from the name table; the caller drops the table's ref. */
 void shmdev_unlink_locked(struct shmdev_seg *seg)
 {
-	struct shmdev_scope *scope = seg->scope;
-
 	lockdep_assert_held(&shmdev_lock);
 	hash_del(&seg->node);
 	list_del_init(&seg->scope_node);
 	seg->scope = NULL;
 	WRITE_ONCE(seg->linked, false);
-	if (list_empty(&scope->segs))
-		shmdev_scope_free(scope);
 }
 
-/* Unlinks every segment of @scope; the last one frees the scope. */
+/* Unlinks every segment of @scope. */
 static void shmdev_scope_unlink_all(struct shmdev_scope *scope)
 {
 	struct shmdev_seg *seg;
-	bool last;
 
 	lockdep_assert_held(&shmdev_lock);
-	do {
+	while (!list_empty(&scope->segs)) {
 		seg = list_first_entry(&scope->segs, struct shmdev_seg,
 				       scope_node);
-		last = list_is_singular(&scope->segs);
 		shmdev_unlink_locked(seg);
 		shmdev_seg_put(seg);
-	} while (!last);
+	}
+}
+
+/* Whether a segment created in @scope's namespace still exists. */
+static bool shmdev_scope_charged(const struct shmdev_scope *scope)
+{
+	/* Pairs with shmdev_uncount_segment(): its last touch is done. */
+	return atomic_read_acquire(&scope->limits.nr_segments);
 }
 
 /*
@@ -203,7 +208,10 @@ static bool shmdev_scope_dead(const struct shmdev_scope *scope)
 	       !shmdev_ipc_ns_in_use(scope->ipc_ns);
 }
 
-/* Frees the names of dead namespaces; true if a namespace is left to watch. */
+/*
+ * Frees the names of dead namespaces, and their scopes once no segment of
+ * theirs is left; true if a namespace is left to watch.
+ */
 static bool shmdev_reap_locked(void)
 {
 	struct shmdev_scope *scope, *tmp;
@@ -211,10 +219,16 @@ static bool shmdev_reap_locked(void)
 
 	lockdep_assert_held(&shmdev_lock);
 	list_for_each_entry_safe(scope, tmp, &shmdev_scopes, node) {
-		if (shmdev_scope_dead(scope))
+		if (shmdev_is_init_ipc_ns(scope->ipc_ns))
+			continue;
+		if (shmdev_scope_dead(scope)) {
 			shmdev_scope_unlink_all(scope);
-		else if (!shmdev_is_init_ipc_ns(scope->ipc_ns))
-			watch = true;
+			if (!shmdev_scope_charged(scope)) {
+				shmdev_scope_free(scope);
+				continue;
+			}
+		}
+		watch = true;
 	}
 	return watch;
 }
@@ -230,10 +244,10 @@ static void shmdev_reap_fn(struct work_struct *work)
 
 static void shmdev_unlink_all_fn(struct work_struct *work)
 {
-	struct shmdev_scope *scope, *tmp;
+	struct shmdev_scope *scope;
 
 	mutex_lock(&shmdev_lock);
-	list_for_each_entry_safe(scope, tmp, &shmdev_scopes, node)
+	list_for_each_entry(scope, &shmdev_scopes, node)
 		shmdev_scope_unlink_all(scope);
 	mutex_unlock(&shmdev_lock);
 }
@@ -256,11 +270,24 @@ void shmdev_unlink_all(void)
 	destroy_work_on_stack(&work);
 }
 
+/*
+ * Module exit, after every segment is gone (shmdev_fs_exit()): frees the
+ * scopes, which the reaper keeps while their namespaces live.
+ */
+void shmdev_scopes_free(void)
+{
+	struct shmdev_scope *scope, *tmp;
+
+	mutex_lock(&shmdev_lock);
+	list_for_each_entry_safe(scope, tmp, &shmdev_scopes, node)
+		shmdev_scope_free(scope);
+	mutex_unlock(&shmdev_lock);
+}
+
 /**
- * shmdev_scope_get - the names of the caller's IPC namespace
+ * shmdev_scope_get - the names and limits of the caller's IPC namespace
  *
- * Made if the namespace has none yet; shmdev_scope_put_unused() frees it
- * again if no name is linked into it after all.
+ * Made if the namespace has none yet; it stays while the namespace lives.
  *
  * Return: the scope, or NULL without memory.
  */
@@ -271,11 +298,17 @@ struct shmdev_scope *shmdev_scope_get(void)
 	return scope ?: shmdev_scope_new();
 }
 
-void shmdev_scope_put_unused(struct shmdev_scope *scope)
+/* The limits of the caller's IPC namespace, or NULL: the module's only. */
+struct shmdev_ns_limits *shmdev_current_limits(void)
 {
-	lockdep_assert_held(&shmdev_lock);
-	if (list_empty(&scope->segs))
-		shmdev_scope_free(scope);
+	struct shmdev_scope *scope = shmdev_current_scope();
+
+	return scope ? &scope->limits : NULL;
+}
+
+struct shmdev_ns_limits *shmdev_scope_limits(struct shmdev_scope *scope)
+{
+	return &scope->limits;
 }
 
 /* The user namespace that owns the IPC namespace @seg is named in. */

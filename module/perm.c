@@ -8,6 +8,9 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/ipc_namespace.h>
+#include <linux/nsproxy.h>
+#include <linux/sched.h>
 #include <linux/lockdep.h>
 #include <linux/uidgid.h>
 
@@ -67,4 +70,20 @@ bool shmdev_may_control(const struct shmdev_seg *seg)
 	lockdep_assert_held(&shmdev_lock);
 	return uid_eq(euid, seg->uid) || uid_eq(euid, seg->cuid) ||
 	       shmdev_capable(seg, CAP_SYS_ADMIN);
+}
+
+/*
+ * May the caller set the limits of its IPC namespace: lower them, with
+ * CAP_SYS_ADMIN over the user namespace owning it; raise them too, with
+ * CAP_SYS_ADMIN in the initial user namespace (the module's own limits
+ * still bound them)?
+ */
+bool shmdev_may_lower_limits(void)
+{
+	return ns_capable(current->nsproxy->ipc_ns->user_ns, CAP_SYS_ADMIN);
+}
+
+bool shmdev_may_raise_limits(void)
+{
+	return capable(CAP_SYS_ADMIN);
 }

@@ -495,10 +495,11 @@ static void shmdev_seg_shrink(struct shmdev_seg *seg, u64 size)
  * frees them, in memory and in swap; growing zeroes what lay beyond the old
  * end in its last page, so the new bytes read zero.
  *
- * Return: 0, -EPERM against a SHRINK or GROW seal, -ENOMEM beyond
- * max_total_bytes or without memory to zero a swapped-out last page,
- * -EINVAL for a huge segment and a size that is not a multiple of the huge
- * page size.
+ * Return: 0, -EPERM against a SHRINK or GROW seal, -EFBIG beyond the
+ * namespace's max_segment_size, -ENOMEM beyond max_total_bytes (the
+ * module's or the namespace's) or without memory to zero a swapped-out
+ * last page, -EINVAL for a huge segment and a size that is not a multiple
+ * of the huge page size.
  */
 int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 {
@@ -509,6 +510,10 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 
 	if (seg->huge && !IS_ALIGNED(size, shmdev_huge_granule()))
 		return -EINVAL;
+	/* The limit of the namespace the segment was created in. */
+	err = shmdev_check_size(seg->ns_limits, size);
+	if (err)
+		return err;
 
 	/*
 	 * shmem's own truncation runs under the inode lock, which tmpfs
@@ -533,16 +538,16 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 	}
 	if (size < old) {
 		shmdev_seg_shrink(seg, size);
-		shmdev_release_bytes(old - size);
+		shmdev_release_bytes(seg->ns_limits, old - size);
 		charged = shmdev_seg_pages_of(size) - shmdev_seg_pages_of(old);
 		goto out_unlock;
 	}
-	err = shmdev_reserve_bytes(size - old);
+	err = shmdev_reserve_bytes(seg->ns_limits, size - old);
 	if (err)
 		goto out_unlock;
 	err = shmdev_seg_grow(seg, old, size);
 	if (err)
-		shmdev_release_bytes(size - old);
+		shmdev_release_bytes(seg->ns_limits, size - old);
 
 out_unlock:
 	mutex_unlock(&seg->lock);
@@ -771,6 +776,7 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
 
 /**
  * shmdev_seg_new - create a segment
+ * @l:		the limits of the caller's IPC namespace, charged with it
  * @name:	validated name, empty for an anonymous segment
  * @size:	validated size in bytes
  * @mode:	validated permission bits
@@ -779,10 +785,12 @@ struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap)
  *		shmdev_huge_granule()), LOCKED (keep its pages in memory)
  *
  * Return: the segment with one reference held by the caller, or an
- * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes or,
- * for a locked segment, in the caller's RLIMIT_MEMLOCK.
+ * ERR_PTR(): -ENOMEM also when @size does not fit in max_total_bytes (the
+ * module's or the namespace's) or, for a locked segment, in the caller's
+ * RLIMIT_MEMLOCK.
  */
-struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
+struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
+				  const char *name, u64 size, umode_t mode,
 				  u32 flags)
 {
 	char dname[sizeof("shmdev:") + SHMDEV_NAME_MAX];
@@ -793,7 +801,7 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	struct file *file;
 	int err;
 
-	err = shmdev_reserve_bytes(size);
+	err = shmdev_reserve_bytes(l, size);
 	if (err)
 		return ERR_PTR(err);
 	seg = kzalloc(sizeof(*seg), GFP_KERNEL_ACCOUNT);
@@ -846,12 +854,14 @@ struct shmdev_seg *shmdev_seg_new(const char *name, u64 size, umode_t mode,
 	seg->uid = current_euid();
 	seg->gid = current_egid();
 	seg->cuid = seg->uid;
+	seg->ns_limits = l;
 	seg->mode = mode;
 	strscpy(seg->name, name, sizeof(seg->name));
 	spin_lock(&shmdev_all_segs_lock);
 	list_add_tail(&seg->all_node, &shmdev_all_segs);
 	spin_unlock(&shmdev_all_segs_lock);
 	atomic_inc(&shmdev_nr_segments);
+	shmdev_count_segment(l);
 	return seg;
 
 err_uncharge:
@@ -862,7 +872,7 @@ err_uncharge:
 err_free_seg:
 	kfree(seg);
 err_unreserve:
-	shmdev_release_bytes(size);
+	shmdev_release_bytes(l, size);
 	return ERR_PTR(err);
 }
 
@@ -877,7 +887,7 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 	 * fput() defers that.
 	 */
 	shmem_truncate_range(seg->inode, 0, (loff_t)-1);
-	shmdev_release_bytes(shmdev_seg_size(seg));
+	shmdev_release_bytes(seg->ns_limits, shmdev_seg_size(seg));
 	if (seg->locked_mm) {
 		shmdev_seg_charge_locked(seg,
 					 -shmdev_seg_pages_of(shmdev_seg_size(seg)));
@@ -886,6 +896,8 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 	fput(seg->shmem_file);
 	atomic_dec(&shmdev_nr_segments);
 	mutex_destroy(&seg->lock);
+	/* Last: names.c may free the namespace's limits after this. */
+	shmdev_uncount_segment(seg->ns_limits);
 	kfree(seg);
 }
 

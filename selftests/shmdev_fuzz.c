@@ -44,6 +44,7 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,9 +123,10 @@ static const int e_get_seals[] = { ENODEV, EFAULT, 0 };
 static const int e_setperm[] = { EINVAL, ENAMETOOLONG, ENOENT, EPERM, EFAULT,
 				 0 };
 static const int e_list[] = { EINVAL, ENOMEM, EFAULT, 0 };
+static const int e_limits[] = { EINVAL, EFAULT, 0 };
 
 enum { C_VERSION, C_CREATE, C_ATTACH, C_INFO, C_UNLINK, C_RESIZE,
-       C_ADD_SEALS, C_GET_SEALS, C_SETPERM, C_LIST, C_MAX };
+       C_ADD_SEALS, C_GET_SEALS, C_SETPERM, C_LIST, C_LIMITS, C_MAX };
 
 static const struct cmd_desc cmds[C_MAX] = {
 	{ "VERSION", SHMDEV_IOC_VERSION, sizeof(struct shmdev_version), e_version },
@@ -137,7 +139,23 @@ static const struct cmd_desc cmds[C_MAX] = {
 	{ "GET_SEALS", SHMDEV_IOC_GET_SEALS, sizeof(struct shmdev_seals), e_get_seals },
 	{ "SETPERM", SHMDEV_IOC_SETPERM, sizeof(struct shmdev_setperm), e_setperm },
 	{ "LIST", SHMDEV_IOC_LIST, sizeof(struct shmdev_list), e_list },
+	{ "LIMITS", SHMDEV_IOC_LIMITS, sizeof(struct shmdev_limits), e_limits },
 };
+
+/*
+ * LIMITS only ever reads: as root, a set limit would hold for the whole
+ * namespace, and other tests, after the fuzzer. Clears the flag bits that
+ * would set one, wherever the argument came from.
+ */
+static void limits_read_only(void *arg)
+{
+	uint32_t flags;
+	size_t off = offsetof(struct shmdev_limits, flags);
+
+	memcpy(&flags, (uint8_t *)arg + off, sizeof(flags));
+	flags &= ~SHMDEV_LIMITS_FLAGS_MASK;
+	memcpy((uint8_t *)arg + off, &flags, sizeof(flags));
+}
 
 struct thread {
 	int idx;
@@ -424,6 +442,20 @@ static void build_arg(struct thread *t, int c, void *buf, bool *bad,
 		fuzz_reserved(t, a->reserved, sizeof(a->reserved), bad);
 		break;
 	}
+	case C_LIMITS: {
+		struct shmdev_limits *a = buf;
+
+		a->max_segments = rnd(t);
+		a->max_segment_size = rnd(t);
+		a->max_total_bytes = rnd(t);
+		/* Never one that sets (see limits_read_only()). */
+		if (!below(t, 6)) {
+			a->flags = 1U << (3 + below(t, 29));
+			*bad = true;
+		}
+		fuzz_reserved(t, a->reserved, sizeof(a->reserved), bad);
+		break;
+	}
 	default:	/* output only: garbage in */
 		if (below(t, 2))
 			memset(buf, 0xa5, 256);
@@ -442,6 +474,8 @@ static void build_arg(struct thread *t, int c, void *buf, bool *bad,
 		*bad = false;
 		*badname = false;
 	}
+	if (c == C_LIMITS)
+		limits_read_only(buf);
 }
 
 static void do_ioctl(struct thread *t)
@@ -473,6 +507,8 @@ static void do_ioctl(struct thread *t)
 			c = kind;
 			size = cmds[c].size;
 			bad = badname = false;
+			if (c == C_LIMITS)
+				limits_read_only(arg);
 		}
 	}
 

@@ -3738,6 +3738,287 @@ TEST_F(shmdev, newfd_file_keeps_access_of_rdonly_device_file)
 	close(ro);
 }
 
+/* Limits per IPC namespace */
+
+#define NS_PAGES(n)	((uint64_t)(n) * (uint64_t)sysconf(_SC_PAGESIZE))
+
+/* The limits in force and usage of the caller's IPC namespace. */
+static struct shmdev_limits ns_limits(void)
+{
+	struct shmdev_limits lim;
+	int fd = st_open();
+
+	memset(&lim, 0, sizeof(lim));
+	if (fd < 0 || st_limits(fd, &lim))
+		memset(&lim, 0xff, sizeof(lim));
+	if (fd >= 0)
+		close(fd);
+	return lim;
+}
+
+/* A new anonymous or named segment of @pages pages on its own fd, or -errno. */
+static int ns_create(const char *name, unsigned int pages)
+{
+	int fd = st_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = st_create(fd, name, NS_PAGES(pages), 0600, NULL);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * A new IPC namespace starts with the module's limits and counts what is
+ * created in it, named or anonymous, until it is freed.
+ */
+static int ns_usage_child(void *data)
+{
+	struct shmdev_version ver;
+	struct shmdev_limits lim;
+	int fd, a, b;
+
+	(void)data;
+	CHILD_CHECK_EQ(0, unshare(CLONE_NEWIPC));
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_version(fd, &ver));
+	lim = ns_limits();
+	CHILD_CHECK_EQ(ver.max_segments, lim.max_segments);
+	CHILD_CHECK_EQ(ver.max_segment_size, lim.max_segment_size);
+	CHILD_CHECK_EQ(ver.max_total_bytes, lim.max_total_bytes);
+	CHILD_CHECK_EQ(0, lim.nr_segments);
+	CHILD_CHECK_EQ(0, lim.total_bytes);
+	a = ns_create("", 3);
+	CHILD_CHECK(a >= 0);
+	b = ns_create("ns-usage", 2);
+	CHILD_CHECK(b >= 0);
+	lim = ns_limits();
+	CHILD_CHECK_EQ(2, lim.nr_segments);
+	CHILD_CHECK_EQ(NS_PAGES(5), lim.total_bytes);
+	CHILD_CHECK_EQ(0, st_resize(b, NS_PAGES(4)));
+	CHILD_CHECK_EQ(NS_PAGES(7), ns_limits().total_bytes);
+	close(a);
+	CHILD_CHECK_EQ(1, ns_limits().nr_segments);
+	close(b);
+	CHILD_CHECK_EQ(0, st_unlink(fd, "ns-usage"));
+	lim = ns_limits();
+	CHILD_CHECK_EQ(0, lim.nr_segments);
+	CHILD_CHECK_EQ(0, lim.total_bytes);
+	close(fd);
+	return 0;
+}
+
+TEST_F(shmdev, ns_limits_start_as_module_params_and_count_usage)
+{
+	if (geteuid() != 0)
+		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");
+	EXPECT_EQ(0, run_child(NULL, ns_usage_child, NULL));
+}
+
+/*
+ * Root sets a container's limits from inside it; the container fills
+ * them and gets the module's errnos, while the host still creates.
+ */
+static int ns_full_child(void *data)
+{
+	struct shmdev_limits lim;
+	struct shmdev_version ver;
+	int host, fd, a, b;
+
+	(void)data;
+	host = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	CHILD_CHECK(host >= 0);
+	CHILD_CHECK_EQ(0, unshare(CLONE_NEWIPC));
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_set_limit(fd, SHMDEV_LIMITS_SEGMENTS, 2));
+	CHILD_CHECK_EQ(0, st_set_limit(fd, SHMDEV_LIMITS_SEGMENT_SIZE,
+				       NS_PAGES(4)));
+	CHILD_CHECK_EQ(0, st_set_limit(fd, SHMDEV_LIMITS_TOTAL_BYTES,
+				       NS_PAGES(6)));
+	lim = ns_limits();
+	CHILD_CHECK_EQ(2, lim.max_segments);
+	CHILD_CHECK_EQ(NS_PAGES(4), lim.max_segment_size);
+	CHILD_CHECK_EQ(NS_PAGES(6), lim.max_total_bytes);
+	CHILD_CHECK_EQ(0, st_version(fd, &ver));
+	CHILD_CHECK_EQ(2, ver.max_segments);
+	CHILD_CHECK_EQ(NS_PAGES(4), ver.max_segment_size);
+	CHILD_CHECK_EQ(NS_PAGES(6), ver.max_total_bytes);
+
+	CHILD_CHECK_EQ(-EFBIG, ns_create("", 5));
+	a = ns_create("ns-full-a", 4);
+	CHILD_CHECK(a >= 0);
+	CHILD_CHECK_EQ(-ENOMEM, ns_create("", 3));
+	b = ns_create("", 2);
+	CHILD_CHECK(b >= 0);
+	CHILD_CHECK_EQ(-ENOSPC, ns_create("", 1));
+	CHILD_CHECK_EQ(-ENOMEM, st_resize(b, NS_PAGES(3)));
+	CHILD_CHECK_EQ(-EFBIG, st_resize(a, NS_PAGES(5)));
+	lim = ns_limits();
+	CHILD_CHECK_EQ(2, lim.nr_segments);
+	CHILD_CHECK_EQ(NS_PAGES(6), lim.total_bytes);
+
+	/* The host, with the container full: creates as before. */
+	CHILD_CHECK_EQ(0, setns(host, CLONE_NEWIPC));
+	CHILD_CHECK_EQ(0, st_version(fd, &ver));
+	CHILD_CHECK(ver.max_segments > 2);
+	close(fd);
+	fd = ns_create("", 5);
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_resize(fd, NS_PAGES(8)));
+	close(fd);
+	fd = ns_create("", 1);
+	CHILD_CHECK(fd >= 0);
+	close(fd);
+	close(a);
+	close(b);
+	close(host);
+	return 0;
+}
+
+TEST_F(shmdev, ns_limits_bound_the_namespace_not_the_host)
+{
+	if (geteuid() != 0)
+		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");
+	EXPECT_EQ(0, run_child(NULL, ns_full_child, NULL));
+}
+
+/*
+ * Root of a user namespace that owns its IPC namespace (a rootless
+ * container) may lower its limits, not raise them again.
+ */
+static int ns_lower_child(void *data)
+{
+	struct shmdev_limits lim;
+	int fd, segs[3], i;
+
+	(void)data;
+	enter_userns(true);
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_set_limit(fd, SHMDEV_LIMITS_SEGMENTS, 5));
+	CHILD_CHECK_EQ(-EPERM, st_set_limit(fd, SHMDEV_LIMITS_SEGMENTS, 6));
+	CHILD_CHECK_EQ(-EPERM, st_set_limit(fd, SHMDEV_LIMITS_SEGMENT_SIZE,
+					    UINT64_MAX));
+	CHILD_CHECK_EQ(0, st_set_limit(fd, SHMDEV_LIMITS_SEGMENTS, 3));
+	CHILD_CHECK_EQ(0, st_set_limit(fd, SHMDEV_LIMITS_TOTAL_BYTES,
+				       NS_PAGES(10)));
+	/* A refused call changes nothing, not even the lowered part. */
+	memset(&lim, 0, sizeof(lim));
+	lim.flags = SHMDEV_LIMITS_SEGMENTS | SHMDEV_LIMITS_TOTAL_BYTES;
+	lim.max_segments = 1;
+	lim.max_total_bytes = NS_PAGES(11);
+	CHILD_CHECK_EQ(-EPERM, st_limits(fd, &lim));
+	lim = ns_limits();
+	CHILD_CHECK_EQ(3, lim.max_segments);
+	CHILD_CHECK_EQ(NS_PAGES(10), lim.max_total_bytes);
+	for (i = 0; i < 3; i++) {
+		segs[i] = ns_create("", 1);
+		CHILD_CHECK(segs[i] >= 0);
+	}
+	CHILD_CHECK_EQ(-ENOSPC, ns_create("", 1));
+	for (i = 0; i < 3; i++)
+		close(segs[i]);
+	close(fd);
+	return 0;
+}
+
+TEST_F(shmdev, ns_limits_lowered_not_raised_from_user_namespace)
+{
+	const struct creds *cr;
+
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
+	RUN_NS_CHILD(cr, ns_lower_child, NULL);
+}
+
+/* Without CAP_SYS_ADMIN over the IPC namespace's owner: no change. */
+static int ns_refused_child(void *data)
+{
+	bool userns = data != NULL;
+	struct shmdev_limits before = ns_limits();
+	int fd;
+
+	if (userns)
+		enter_userns(false);
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(-EPERM, st_set_limit(fd, SHMDEV_LIMITS_SEGMENTS, 1));
+	CHILD_CHECK_EQ(-EPERM, st_set_limit(fd, SHMDEV_LIMITS_TOTAL_BYTES,
+					    0));
+	CHILD_CHECK_EQ(before.max_segments, ns_limits().max_segments);
+	close(fd);
+	return 0;
+}
+
+TEST_F(shmdev, ns_limits_refused_without_sys_admin_over_namespace)
+{
+	const struct creds *cr;
+
+	UNPRIVILEGED_CREDS_OR_SKIP(cr);
+	EXPECT_EQ(0, run_child(cr, ns_refused_child, NULL));
+	/* Root of a user namespace that does not own the IPC namespace. */
+	RUN_NS_CHILD(cr, ns_refused_child, (void *)1);
+}
+
+/* The module's limits bound a namespace's, whatever root set there. */
+static int ns_capped_child(void *data)
+{
+	struct shmdev_version ver;
+	struct shmdev_limits lim;
+	int fd;
+
+	(void)data;
+	CHILD_CHECK_EQ(0, unshare(CLONE_NEWIPC));
+	fd = st_open();
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_version(fd, &ver));
+	memset(&lim, 0, sizeof(lim));
+	lim.flags = SHMDEV_LIMITS_FLAGS_MASK;
+	lim.max_segments = UINT32_MAX;
+	lim.max_segment_size = UINT64_MAX;
+	lim.max_total_bytes = UINT64_MAX;
+	CHILD_CHECK_EQ(0, st_limits(fd, &lim));
+	CHILD_CHECK_EQ(ver.max_segments, lim.max_segments);
+	CHILD_CHECK_EQ(ver.max_segment_size, lim.max_segment_size);
+	CHILD_CHECK_EQ(ver.max_total_bytes, lim.max_total_bytes);
+	CHILD_CHECK_EQ(-EFBIG, st_create(fd, "", ver.max_segment_size + 1,
+					 0600, NULL));
+	close(fd);
+	return 0;
+}
+
+TEST_F(shmdev, ns_limits_capped_by_module_params)
+{
+	if (geteuid() != 0)
+		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");
+	EXPECT_EQ(0, run_child(NULL, ns_capped_child, NULL));
+}
+
+TEST_F(shmdev, ns_limits_rejects_bad_input_and_readonly_files)
+{
+	struct shmdev_limits lim;
+	int ro;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.flags = 1U << 3;
+	EXPECT_EQ(-EINVAL, st_limits(self->fd, &lim));
+	memset(&lim, 0, sizeof(lim));
+	lim.reserved[2] = 1;
+	EXPECT_EQ(-EINVAL, st_limits(self->fd, &lim));
+	ro = open(SHMDEV_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	memset(&lim, 0, sizeof(lim));
+	EXPECT_EQ(0, st_limits(ro, &lim));
+	EXPECT_LT(0, lim.max_segments);
+	lim.flags = SHMDEV_LIMITS_SEGMENTS;
+	EXPECT_EQ(-EBADF, st_limits(ro, &lim));
+	close(ro);
+}
+
 int main(int argc, char **argv)
 {
 	return shmdev_harness_main(argc, argv);

@@ -253,6 +253,25 @@ static inline int st_list(int fd, uint64_t after_id,
 	return ret;
 }
 
+/* SHMDEV_IOC_LIMITS: sets what @lim->flags names, reads back; 0 or -errno. */
+static inline int st_limits(int fd, struct shmdev_limits *lim)
+{
+	return st_ioctl(fd, SHMDEV_IOC_LIMITS, lim);
+}
+
+/* Sets the limit(s) @flags of the caller's IPC namespace to @val. */
+static inline int st_set_limit(int fd, uint32_t flags, uint64_t val)
+{
+	struct shmdev_limits lim;
+
+	memset(&lim, 0, sizeof(lim));
+	lim.flags = flags;
+	lim.max_segments = val > UINT32_MAX ? UINT32_MAX : (uint32_t)val;
+	lim.max_segment_size = val;
+	lim.max_total_bytes = val;
+	return st_limits(fd, &lim);
+}
+
 #define PARAM_DIR	"/sys/module/shmdev/parameters"
 
 /* Reads module parameter @param into *@val (0 if it fails); 0 or -errno. */

@@ -63,9 +63,12 @@ static const char usage_text[] =
 "  cat NAME             write the contents to standard output\n"
 "  write NAME           copy standard input to the start of the segment;\n"
 "                       fails if it does not fit\n"
+"  limits [segments=N] [segment-size=SIZE] [total=SIZE]\n"
+"                       show, or set (none: the module's), the limits of\n"
+"                       this IPC namespace; setting needs CAP_SYS_ADMIN\n"
 "\n"
 "SIZE is a number of bytes with an optional K, M, G, T suffix (powers of\n"
-"1024). --json prints list and info as JSON.\n"
+"1024). --json prints list, info and limits as JSON.\n"
 "\n"
 "Options: -j, --json   -m, --mode OCTAL   --huge   --locked   -h, --help\n"
 "         -V, --version\n"
@@ -778,6 +781,103 @@ static int cmd_write(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * One LIMIT=VALUE argument of "limits" into @lim: segments=N,
+ * segment-size=SIZE or total=SIZE, or none for no limit of the namespace's
+ * own. 0, or the exit status after reporting a usage error.
+ */
+static int parse_limit(const char *arg, struct shmdev_limits *lim)
+{
+	const char *eq = strchr(arg, '=');
+	const char *val = eq ? eq + 1 : "";
+	size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+	bool none = !strcmp(val, "none");
+	uint64_t v = UINT64_MAX;
+	char *end;
+
+	if (!strncmp(arg, "segments", klen) && klen == 8) {
+		if (!none) {
+			errno = 0;
+			v = strtoull(val, &end, 10);
+			if (!*val || *end || errno || v >= UINT32_MAX)
+				return usage_error("invalid number of segments '%s'",
+						   val);
+		}
+		lim->max_segments = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+		lim->flags |= SHMDEV_LIMITS_SEGMENTS;
+		return 0;
+	}
+	if (!none && shmdev_parse_size(val, &v))
+		return usage_error("invalid size '%s'", val);
+	if (!strncmp(arg, "segment-size", klen) && klen == 12) {
+		lim->max_segment_size = v;
+		lim->flags |= SHMDEV_LIMITS_SEGMENT_SIZE;
+		return 0;
+	}
+	if (!strncmp(arg, "total", klen) && klen == 5) {
+		lim->max_total_bytes = v;
+		lim->flags |= SHMDEV_LIMITS_TOTAL_BYTES;
+		return 0;
+	}
+	return usage_error("unknown limit '%s' (segments=N, segment-size=SIZE, total=SIZE; none for the module's)",
+			   arg);
+}
+
+/* "unlimited" for the largest value, else a size or a count. */
+static void format_limit(uint64_t v, bool size, char *buf, size_t len)
+{
+	if (v >= (size ? UINT64_MAX : UINT32_MAX))
+		snprintf(buf, len, "unlimited");
+	else if (size)
+		format_size(v, buf, len);
+	else
+		snprintf(buf, len, "%" PRIu64, v);
+}
+
+static int cmd_limits(int argc, char **argv)
+{
+	char a[32], b[32];
+	struct shmdev_limits lim;
+	int i, ret;
+
+	memset(&lim, 0, sizeof(lim));
+	for (i = 0; i < argc; i++) {
+		ret = parse_limit(argv[i], &lim);
+		if (ret)
+			return ret;
+	}
+	ret = check_device(lim.flags != 0);
+	if (ret)
+		return ret;
+	ret = shmdev_limits(&lim);
+	if (ret == -EPERM) {
+		err("limits: %s (raising needs CAP_SYS_ADMIN in the initial user namespace, lowering CAP_SYS_ADMIN over the IPC namespace's owner)",
+		    strerror(EPERM));
+		return EXIT_FAIL;
+	}
+	if (ret)
+		return fail("limits", NULL, ret);
+	if (opts.json) {
+		printf("{\"max_segments\":%" PRIu32 ",\"max_segment_size\":%" PRIu64
+		       ",\"max_total_bytes\":%" PRIu64 ",\"nr_segments\":%" PRIu64
+		       ",\"total_bytes\":%" PRIu64 "}\n",
+		       lim.max_segments, (uint64_t)lim.max_segment_size,
+		       (uint64_t)lim.max_total_bytes, (uint64_t)lim.nr_segments,
+		       (uint64_t)lim.total_bytes);
+		return 0;
+	}
+	printf("%-14s %-10s %s\n", "LIMIT", "IN FORCE", "USED");
+	format_limit(lim.max_segments, false, a, sizeof(a));
+	printf("%-14s %-10s %" PRIu64 "\n", "segments", a,
+	       (uint64_t)lim.nr_segments);
+	format_limit(lim.max_segment_size, true, a, sizeof(a));
+	printf("%-14s %-10s\n", "segment-size", a);
+	format_limit(lim.max_total_bytes, true, a, sizeof(a));
+	format_size(lim.total_bytes, b, sizeof(b));
+	printf("%-14s %-10s %s\n", "total", a, b);
+	return 0;
+}
+
 static int print_version(void)
 {
 	struct shmdev_version ver;
@@ -808,6 +908,7 @@ static const struct {
 	{ "rm",		cmd_rm,		false,	false },
 	{ "cat",	cmd_cat,	false,	false },
 	{ "write",	cmd_write,	false,	false },
+	{ "limits",	cmd_limits,	true,	false },
 };
 
 enum { OPT_HUGE = 256, OPT_LOCKED };
@@ -869,7 +970,7 @@ int main(int argc, char **argv)
 	if (i == ARRAY_SIZE(verbs))
 		return usage_error("unknown verb '%s'", argv[optind]);
 	if (opts.json && !verbs[i].takes_json)
-		return usage_error("--json applies to list and info only");
+		return usage_error("--json applies to list, info and limits only");
 	if ((opts.have_mode || opts.huge || opts.locked) &&
 	    !verbs[i].takes_create_opts)
 		return usage_error("--mode, --huge and --locked apply to create only");

@@ -135,6 +135,13 @@ int shmdev_unlink(const char *name);
 int shmdev_list(struct shmdev_info **entries, size_t *count);
 
 /*
+ * The limits of the caller's IPC namespace (SHMDEV_IOC_LIMITS): sets those
+ * @lim->flags names (0: none), then fills *@lim with the limits in force
+ * and the namespace's usage. Symbol version LIBSHMDEV_1.1.
+ */
+int shmdev_limits(struct shmdev_limits *lim);
+
+/*
  * Calls @fn for each segment the caller may see, in ascending id order.
  * Returns 0, the first non-zero value @fn returned (which stops the walk),
  * or -errno.

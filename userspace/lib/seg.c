@@ -345,6 +345,21 @@ int shmdev_chown(const char *name, uid_t uid, gid_t gid)
 	return shmdev_setperm(name, flags, 0, uid, gid);
 }
 
+int shmdev_limits(struct shmdev_limits *lim)
+{
+	int fd, ret;
+
+	if (!lim)
+		return -EINVAL;
+	/* Reading them needs no write access to the device. */
+	fd = lim->flags ? shmdev_open_device() : seg_open_device_to_read();
+	if (fd < 0)
+		return fd;
+	ret = seg_ioctl(fd, SHMDEV_IOC_LIMITS, lim);
+	seg_close(fd);
+	return ret;
+}
+
 int shmdev_unlink(const char *name)
 {
 	struct shmdev_unlink arg;

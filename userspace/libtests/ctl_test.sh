@@ -298,6 +298,46 @@ else
 	skip readonly_device_lets_others_list "needs root, user tester and /dev/shmdev"
 fi
 
+# --- limits of an IPC namespace ---
+if [ $ROOT -eq 1 ] && unshare -i true 2>/dev/null &&
+	"$CTL" limits >/dev/null 2>&1; then
+	check limits_shows_table 0 "$CTL" limits
+	if grep -q '^segments ' "$T/out" && grep -q '^total ' "$T/out"; then
+		ok limits_table_has_rows
+	else
+		not_ok limits_table_has_rows "$(cat "$T/out")"
+	fi
+	# In a namespace of its own: set, fill, and the message at the limit.
+	check_err limits_enforced_in_new_ipc_namespace 1 \
+		"shmdev-ctl: create '$N-l2': No space left on device" \
+		unshare -i sh -c "'$CTL' limits segments=1 segment-size=8K >/dev/null &&
+			'$CTL' create '$N-l1' 8K && '$CTL' create '$N-l2' 4K"
+	check_err limits_segment_size_in_new_ipc_namespace 1 \
+		"shmdev-ctl: create '$N-l1': File too large" \
+		unshare -i sh -c "'$CTL' limits segment-size=8K >/dev/null &&
+			'$CTL' create '$N-l1' 12K"
+	check limits_json_in_new_ipc_namespace 0 \
+		unshare -i sh -c "'$CTL' limits total=1M >/dev/null &&
+			'$CTL' create '$N-l1' 4K && '$CTL' --json limits"
+	if grep -q '"max_total_bytes":1048576,"nr_segments":1,"total_bytes":4096' "$T/out"; then
+		ok limits_json_reports_usage
+	else
+		not_ok limits_json_reports_usage "$(cat "$T/out")"
+	fi
+	check limits_host_unaffected 0 "$CTL" create "$N-l1" 12K
+	"$CTL" rm "$N-l1"
+	if id tester >/dev/null 2>&1; then
+		check_err limits_set_refused_for_ordinary_user 1 \
+			"shmdev-ctl: limits: Operation not permitted (raising needs CAP_SYS_ADMIN in the initial user namespace, lowering CAP_SYS_ADMIN over the IPC namespace's owner)" \
+			su -s /bin/sh tester -c "'$CTL' limits segments=1"
+	fi
+	check_err limits_rejects_unknown_limit 2 \
+		"shmdev-ctl: unknown limit 'pages=1' (segments=N, segment-size=SIZE, total=SIZE; none for the module's)
+Try 'shmdev-ctl --help' for more information." "$CTL" limits pages=1
+else
+	skip limits_shows_table "needs root, unshare and a module with SHMDEV_IOC_LIMITS"
+fi
+
 # --- rm ---
 check rm_succeeds 0 "$CTL" rm "$N"
 check_err rm_missing_reports_enoent 1 \

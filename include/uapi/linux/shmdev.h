@@ -55,6 +55,8 @@
 #define SHMDEV_FEAT_DEV_ACCESS	(1ULL << 13)	/* a file opened O_RDONLY */
 						/* changes nothing; creator */
 						/* may UNLINK and SETPERM */
+#define SHMDEV_FEAT_NS_LIMITS	(1ULL << 14)	/* limits per IPC namespace, */
+						/* SHMDEV_IOC_LIMITS */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -67,6 +69,8 @@
  *   max_segments		ENOSPC (CREATE)
  *   max_segment_size	EFBIG  (CREATE, RESIZE)
  *   max_total_bytes	ENOMEM (CREATE, RESIZE; sum of all segment sizes)
+ * Each IPC namespace has the same three limits for the segments created in
+ * it, anonymous ones too (SHMDEV_IOC_LIMITS); the module's bound them all.
  */
 
 /**
@@ -77,6 +81,8 @@
  * @max_segment_size:	largest segment size, in bytes
  * @max_total_bytes:	largest sum of the sizes of all segments, in bytes
  * @max_segments:	most segments that may exist at once
+ *			(these three as in force for the caller's IPC
+ *			namespace: see struct shmdev_limits)
  * @pad2:		zero
  * @huge_page_size:	size of the pages a SHMDEV_CREATE_HUGE segment is
  *			built from when memory allows (2 MiB on x86-64), or 0
@@ -328,6 +334,49 @@ struct shmdev_setperm {
 	__u64 reserved[2];
 };
 
+/* shmdev_limits.flags: which limits SHMDEV_IOC_LIMITS sets */
+#define SHMDEV_LIMITS_SEGMENTS		(1U << 0)
+#define SHMDEV_LIMITS_SEGMENT_SIZE	(1U << 1)
+#define SHMDEV_LIMITS_TOTAL_BYTES	(1U << 2)
+#define SHMDEV_LIMITS_FLAGS_MASK	0x7U
+
+/**
+ * struct shmdev_limits - SHMDEV_IOC_LIMITS argument
+ * @max_segment_size:	largest segment, in bytes
+ * @max_total_bytes:	largest sum of the sizes of the namespace's segments
+ * @max_segments:	most segments of the namespace at once
+ * @flags:		SHMDEV_LIMITS_* bits: the limits to set; 0 sets none
+ * @nr_segments:	out: segments created in the namespace that exist
+ * @total_bytes:	out: the sum of their sizes
+ * @reserved:		zero
+ *
+ * The limits of the caller's IPC namespace, which bound the segments
+ * created in it (named or anonymous, wherever they are used later) with
+ * the errors of the module's limits above. A namespace starts with no
+ * limits of its own, and the module parameters bound every namespace: on
+ * return, the three limits are those in force, the smaller of the
+ * namespace's own and the module's, as SHMDEV_IOC_VERSION reports them.
+ *
+ * Setting, which needs a file opened for writing (EBADF): a caller with
+ * CAP_SYS_ADMIN in the initial user namespace may set any value, also
+ * above the module's (~0 drops the namespace's own limit), in the IPC
+ * namespace it is in (setns() into a container's to set the container's);
+ * a caller with CAP_SYS_ADMIN over the user namespace that owns its IPC
+ * namespace may only lower a limit below the one in force (EPERM to raise
+ * it, and for anyone else). Existing segments are not touched; a limit
+ * below the usage only stops creating and growing. Limits of a new IPC
+ * namespace are the module's, not those of the namespace it came from.
+ */
+struct shmdev_limits {
+	__u64 max_segment_size;
+	__u64 max_total_bytes;
+	__u32 max_segments;
+	__u32 flags;
+	__u64 nr_segments;
+	__u64 total_bytes;
+	__u64 reserved[3];
+};
+
 /* Most entries SHMDEV_IOC_LIST writes in one call. */
 #define SHMDEV_LIST_MAX		256
 
@@ -371,5 +420,6 @@ struct shmdev_list {
 #define SHMDEV_IOC_GET_SEALS	_IOR(SHMDEV_IOC_MAGIC, 0x07, struct shmdev_seals)
 #define SHMDEV_IOC_SETPERM	_IOW(SHMDEV_IOC_MAGIC, 0x08, struct shmdev_setperm)
 #define SHMDEV_IOC_LIST		_IOWR(SHMDEV_IOC_MAGIC, 0x09, struct shmdev_list)
+#define SHMDEV_IOC_LIMITS	_IOWR(SHMDEV_IOC_MAGIC, 0x0a, struct shmdev_limits)
 
 #endif /* _UAPI_LINUX_SHMDEV_H */
