@@ -21,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -39,7 +40,7 @@
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
 			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
 			 SHMDEV_FEAT_LOCKED | SHMDEV_FEAT_DEV_ACCESS | \
-			 SHMDEV_FEAT_NS_LIMITS)
+			 SHMDEV_FEAT_NS_LIMITS | SHMDEV_FEAT_STAT)
 
 /* The segment file a device file is bound to, or NULL. */
 static struct file *shmdev_bound(struct file *file)
@@ -218,6 +219,7 @@ static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
 		return PTR_ERR(segfile);
 	arg->size = shmdev_seg_size(seg);
 	arg->id = seg->id;
+	shmdev_seg_attached(seg);
 	shmdev_bind(file, segfile);
 	return 0;
 }
@@ -317,7 +319,7 @@ static long shmdev_ioc_unlink(struct shmdev_unlink __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
+	if ((arg.flags & ~SHMDEV_UNLINK_FLAGS_MASK) || arg.pad || arg.reserved)
 		return -EINVAL;
 	ret = shmdev_check_name(arg.name, false);
 	if (ret < 0)
@@ -329,6 +331,13 @@ static long shmdev_ioc_unlink(struct shmdev_unlink __user *uarg)
 		ret = -ENOENT;
 	else if (!shmdev_may_control(seg))
 		ret = -EPERM;
+	/*
+	 * Binding a file takes shmdev_lock, and mapping needs a bound file
+	 * or a mapping: neither count can rise from zero while it is held.
+	 */
+	else if ((arg.flags & SHMDEV_UNLINK_IF_UNUSED) &&
+		 (atomic_read(&seg->nr_files) || atomic_read(&seg->nr_maps)))
+		ret = -EBUSY;
 	else
 		shmdev_unlink_locked(seg);
 	mutex_unlock(&shmdev_lock);
@@ -419,6 +428,7 @@ static int shmdev_setperm_locked(const struct shmdev_setperm *arg,
 		seg->uid = uid;
 	if (arg->flags & SHMDEV_SETPERM_GID)
 		seg->gid = gid;
+	shmdev_seg_changed(seg);
 	return 0;
 }
 
@@ -457,10 +467,49 @@ static long shmdev_ioc_setperm(struct shmdev_setperm __user *uarg)
 	return ret;
 }
 
-/* Fills @out with up to @room listable segments after @after_id. */
-static u32 shmdev_list_locked(u64 after_id, struct shmdev_info *out, u32 room,
+/* SysV's bookkeeping of @seg (shmid_ds), as seen from the caller. */
+static void shmdev_fill_stat(struct shmdev_seg *seg, struct shmdev_stat *st)
+{
+	struct user_namespace *ns = current_user_ns();
+
+	lockdep_assert_held(&shmdev_lock);
+	memset(st, 0, sizeof(*st));
+	st->id = seg->id;
+	st->cpid = pid_vnr(seg->cpid);
+	st->lpid = shmdev_seg_lpid_vnr(seg);
+	st->crtime = seg->crtime;
+	st->atime = READ_ONCE(seg->atime);
+	st->dtime = READ_ONCE(seg->dtime);
+	st->chtime = READ_ONCE(seg->chtime);
+	st->uid = from_kuid_munged(ns, seg->uid);
+	st->gid = from_kgid_munged(ns, seg->gid);
+	st->nr_files = atomic_read(&seg->nr_files);
+	st->nr_maps = atomic_read(&seg->nr_maps);
+	strscpy(st->name, seg->name, sizeof(st->name));
+}
+
+static long shmdev_ioc_stat(struct file *file, struct shmdev_stat __user *uarg)
+{
+	struct file *segfile = shmdev_bound(file);
+	struct shmdev_stat st;
+
+	if (!segfile)
+		return -ENODEV;
+	mutex_lock(&shmdev_lock);
+	shmdev_fill_stat(shmdev_file_seg(segfile), &st);
+	mutex_unlock(&shmdev_lock);
+	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/*
+ * Fills @out with up to @room listable segments after @after_id, as struct
+ * shmdev_stat with @stat, else as struct shmdev_info.
+ */
+static u32 shmdev_list_locked(u64 after_id, void *out, u32 room, bool stat,
 			      u32 *nr_total)
 {
+	struct shmdev_stat *stats = out;
+	struct shmdev_info *infos = out;
 	struct shmdev_seg *seg = NULL;
 	u32 nr = 0, total = 0;
 
@@ -471,8 +520,12 @@ static u32 shmdev_list_locked(u64 after_id, struct shmdev_info *out, u32 room,
 		if (!shmdev_may_list(seg))
 			continue;
 		total++;
-		if (nr < room)
-			shmdev_fill_info(seg, &out[nr++]);
+		if (nr >= room)
+			continue;
+		if (stat)
+			shmdev_fill_stat(seg, &stats[nr++]);
+		else
+			shmdev_fill_info(seg, &infos[nr++]);
 	}
 	*nr_total = total;
 	return nr;
@@ -480,30 +533,34 @@ static u32 shmdev_list_locked(u64 after_id, struct shmdev_info *out, u32 room,
 
 static long shmdev_ioc_list(struct shmdev_list __user *uarg)
 {
-	struct shmdev_info *entries = NULL;
 	struct shmdev_list arg;
+	void *entries = NULL;
+	size_t size;
+	bool stat;
 	u32 room;
 	int ret = 0;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.pad ||
+	if ((arg.flags & ~SHMDEV_LIST_FLAGS_MASK) || arg.pad ||
 	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
 		return -EINVAL;
+	stat = arg.flags & SHMDEV_LIST_STAT;
+	size = stat ? sizeof(struct shmdev_stat) : sizeof(struct shmdev_info);
 	room = min_t(u32, arg.nr_entries, SHMDEV_LIST_MAX);
 	if (room) {
-		entries = kvcalloc(room, sizeof(*entries), GFP_KERNEL);
+		entries = kvcalloc(room, size, GFP_KERNEL);
 		if (!entries)
 			return -ENOMEM;
 	}
 
 	mutex_lock(&shmdev_lock);
-	arg.nr_entries = shmdev_list_locked(arg.after_id, entries, room,
+	arg.nr_entries = shmdev_list_locked(arg.after_id, entries, room, stat,
 					    &arg.nr_total);
 	mutex_unlock(&shmdev_lock);
 
 	if (copy_to_user(u64_to_user_ptr(arg.entries), entries,
-			 array_size(arg.nr_entries, sizeof(*entries))) ||
+			 array_size(arg.nr_entries, size)) ||
 	    copy_to_user(uarg, &arg, sizeof(arg)))
 		ret = -EFAULT;
 	kvfree(entries);
@@ -596,6 +653,8 @@ static long shmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return shmdev_ioc_list(uarg);
 	case SHMDEV_IOC_LIMITS:
 		return shmdev_ioc_limits(file, uarg);
+	case SHMDEV_IOC_STAT:
+		return shmdev_ioc_stat(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -632,6 +691,7 @@ static int shmdev_release(struct inode *inode, struct file *file)
 	struct file *segfile = shmdev_bound(file);
 
 	if (segfile) {
+		shmdev_seg_detached(shmdev_file_seg(segfile));
 		atomic_dec(&shmdev_file_seg(segfile)->nr_files);
 		fput(segfile);
 	}
@@ -668,6 +728,7 @@ static void __init shmdev_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct shmdev_setperm) != 96);
 	BUILD_BUG_ON(sizeof(struct shmdev_list) != 48);
 	BUILD_BUG_ON(sizeof(struct shmdev_limits) != 64);
+	BUILD_BUG_ON(sizeof(struct shmdev_stat) != 160);
 }
 
 static int __init shmdev_init(void)

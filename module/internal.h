@@ -66,6 +66,14 @@ struct shmdev_ns_limits {
  * @cuid:	creator, who may unlink and SETPERM as the owner may; constant
  * @ns_limits:	the limits of the IPC namespace the segment was created in,
  *		charged with it until it is freed; constant
+ * @stat_lock:	guards @lpid
+ * @cpid:	the process that created it; constant
+ * @lpid:	the process that last attached or detached it, or NULL
+ * @crtime:	creation time (seconds since the Epoch); constant
+ * @atime:	last ATTACH, or 0; WRITE_ONCE()
+ * @dtime:	last release of a bound file, or 0; WRITE_ONCE()
+ * @chtime:	last change (creation, SETPERM, RESIZE, ADD_SEALS);
+ *		WRITE_ONCE()
  * @mode:	permission bits; shmdev_lock
  * @nr_files:	/dev/shmdev files bound to the segment; atomic
  * @nr_maps:	VMAs mapping the segment; atomic
@@ -100,6 +108,13 @@ struct shmdev_seg {
 	kgid_t			gid;
 	kuid_t			cuid;
 	struct shmdev_ns_limits	*ns_limits;
+	spinlock_t		stat_lock;	/* guards lpid */
+	struct pid		*cpid;
+	struct pid		*lpid;
+	time64_t		crtime;
+	time64_t		atime;
+	time64_t		dtime;
+	time64_t		chtime;
 	umode_t			mode;
 	atomic_t		nr_files;
 	atomic_t		nr_maps;
@@ -159,6 +174,10 @@ struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
 				  const char *name, u64 size, umode_t mode,
 				  u32 flags);
 void shmdev_seg_put(struct shmdev_seg *seg);
+void shmdev_seg_attached(struct shmdev_seg *seg);
+void shmdev_seg_detached(struct shmdev_seg *seg);
+void shmdev_seg_changed(struct shmdev_seg *seg);
+pid_t shmdev_seg_lpid_vnr(struct shmdev_seg *seg);
 struct file *shmdev_seg_open(struct shmdev_seg *seg, bool rdonly, bool premap);
 bool shmdev_file_premaps(const struct file *segfile);
 int shmdev_seg_mmap(struct file *segfile, struct vm_area_struct *vma);

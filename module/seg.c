@@ -35,6 +35,7 @@
 #include <linux/mount.h>
 #include <linux/overflow.h>
 #include <linux/pagemap.h>
+#include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -43,6 +44,7 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/task_work.h>
+#include <linux/timekeeping.h>
 #include <linux/xarray.h>
 
 #include "compat.h"
@@ -540,6 +542,7 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 		shmdev_seg_shrink(seg, size);
 		shmdev_release_bytes(seg->ns_limits, old - size);
 		charged = shmdev_seg_pages_of(size) - shmdev_seg_pages_of(old);
+		shmdev_seg_changed(seg);
 		goto out_unlock;
 	}
 	err = shmdev_reserve_bytes(seg->ns_limits, size - old);
@@ -548,6 +551,8 @@ int shmdev_seg_resize(struct shmdev_seg *seg, u64 size)
 	err = shmdev_seg_grow(seg, old, size);
 	if (err)
 		shmdev_release_bytes(seg->ns_limits, size - old);
+	else
+		shmdev_seg_changed(seg);
 
 out_unlock:
 	mutex_unlock(&seg->lock);
@@ -621,6 +626,8 @@ int shmdev_seg_add_seals(struct shmdev_seg *seg, u32 seals)
 	else
 		WRITE_ONCE(seg->seals, seg->seals | seals);
 	mutex_unlock(&seg->lock);
+	if (!err)
+		shmdev_seg_changed(seg);
 	return err;
 }
 
@@ -855,6 +862,10 @@ struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
 	seg->gid = current_egid();
 	seg->cuid = seg->uid;
 	seg->ns_limits = l;
+	spin_lock_init(&seg->stat_lock);
+	seg->cpid = get_pid(task_tgid(current));
+	seg->crtime = ktime_get_real_seconds();
+	seg->chtime = seg->crtime;
 	seg->mode = mode;
 	strscpy(seg->name, name, sizeof(seg->name));
 	spin_lock(&shmdev_all_segs_lock);
@@ -894,6 +905,8 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 		mmdrop(seg->locked_mm);
 	}
 	fput(seg->shmem_file);
+	put_pid(seg->cpid);
+	put_pid(seg->lpid);
 	atomic_dec(&shmdev_nr_segments);
 	mutex_destroy(&seg->lock);
 	/* Last: names.c may free the namespace's limits after this. */
@@ -905,6 +918,47 @@ void shmdev_seg_put(struct shmdev_seg *seg)
 {
 	if (refcount_dec_and_test(&seg->refs))
 		shmdev_seg_free(seg);
+}
+
+/* The caller's process last attached or detached @seg. */
+static void shmdev_seg_set_lpid(struct shmdev_seg *seg)
+{
+	struct pid *pid = get_pid(task_tgid(current)), *old;
+
+	spin_lock(&seg->stat_lock);
+	old = seg->lpid;
+	seg->lpid = pid;
+	spin_unlock(&seg->stat_lock);
+	put_pid(old);
+}
+
+/* Bookkeeping for STAT, as SysV's shm_atime, shm_dtime and shm_lprid. */
+void shmdev_seg_attached(struct shmdev_seg *seg)
+{
+	WRITE_ONCE(seg->atime, ktime_get_real_seconds());
+	shmdev_seg_set_lpid(seg);
+}
+
+void shmdev_seg_detached(struct shmdev_seg *seg)
+{
+	WRITE_ONCE(seg->dtime, ktime_get_real_seconds());
+	shmdev_seg_set_lpid(seg);
+}
+
+void shmdev_seg_changed(struct shmdev_seg *seg)
+{
+	WRITE_ONCE(seg->chtime, ktime_get_real_seconds());
+}
+
+/* @seg's last attacher or detacher in the caller's PID namespace, or 0. */
+pid_t shmdev_seg_lpid_vnr(struct shmdev_seg *seg)
+{
+	pid_t nr;
+
+	spin_lock(&seg->stat_lock);
+	nr = pid_vnr(seg->lpid);
+	spin_unlock(&seg->stat_lock);
+	return nr;
 }
 
 /*

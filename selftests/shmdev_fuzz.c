@@ -114,8 +114,8 @@ static const int e_create[] = { EINVAL, EFBIG, ENAMETOOLONG, EEXIST, EBUSY,
 static const int e_attach[] = { EINVAL, ENAMETOOLONG, ENOENT, EACCES, EBUSY,
 				EFAULT, 0 };
 static const int e_info[] = { ENODEV, EFAULT, 0 };
-static const int e_unlink[] = { EINVAL, ENAMETOOLONG, ENOENT, EPERM, EFAULT,
-				0 };
+static const int e_unlink[] = { EINVAL, ENAMETOOLONG, ENOENT, EPERM, EBUSY,
+				EFAULT, 0 };
 static const int e_resize[] = { EINVAL, EFBIG, ENODEV, EPERM, ENOMEM, EFAULT,
 				0 };
 static const int e_add_seals[] = { EINVAL, ENODEV, EPERM, EBUSY, EFAULT, 0 };
@@ -374,7 +374,12 @@ static void build_arg(struct thread *t, int c, void *buf, bool *bad,
 
 		fill_name(t, a->name, false, &nb);
 		*badname = nb;
-		fuzz_reserved(t, a->reserved, sizeof(a->reserved), bad);
+		a->flags = fuzz_bits32(t, SHMDEV_UNLINK_FLAGS_MASK, bad);
+		if (!below(t, 8)) {
+			a->pad = rnd(t);
+			*bad = *bad || a->pad;
+		}
+		fuzz_reserved(t, &a->reserved, sizeof(a->reserved), bad);
 		break;
 	}
 	case C_RESIZE: {

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -533,7 +534,13 @@ TEST_F(shmdev, unlink_reserved_nonzero_einval)
 	owner = create_on_new_fd(_metadata, name, page_size, 0600);
 	memset(&arg, 0, sizeof(arg));
 	st_set_name(arg.name, name);
-	arg.reserved[1] = 1;
+	arg.reserved = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
+	arg.reserved = 0;
+	arg.pad = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
+	arg.pad = 0;
+	arg.flags = 1U << 5;
 	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
 	check_name_exists(_metadata, name);
 	close(owner);
@@ -1771,6 +1778,188 @@ TEST_F(shmdev, unlink_by_owner_succeeds)
 	EXPECT_EQ(0, run_child(cr, unlink_child, &e));
 	EXPECT_EQ(-ENOENT, st_attach(self->fd, c.name, SHMDEV_ATTACH_RDONLY,
 				     NULL, NULL));
+}
+
+/* STAT: SysV's bookkeeping */
+
+static int st_stat(int fd, struct shmdev_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	return st_ioctl(fd, SHMDEV_IOC_STAT, st);
+}
+
+/* STAT of @name through a read-only attach of this process, or -errno. */
+static int stat_of(const char *name, struct shmdev_stat *st)
+{
+	int fd = st_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	/* NEWFD: the attach and the release stay out of the figures. */
+	ret = st_attach(fd, name, SHMDEV_ATTACH_RDONLY, NULL, NULL);
+	if (!ret)
+		ret = st_stat(fd, st);
+	close(fd);
+	return ret;
+}
+
+/* Attaches @arg's name and exits, closing the file: attach, then detach. */
+static int attach_and_exit_child(void *arg)
+{
+	int fd = st_open();
+
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK_EQ(0, st_attach(fd, arg, SHMDEV_ATTACH_RDONLY, NULL,
+				    NULL));
+	close(fd);
+	return 0;
+}
+
+TEST_F(shmdev, stat_reports_creator_attacher_and_times)
+{
+	const char *name = new_name(self);
+	struct shmdev_stat st, again;
+	int64_t t0 = time(NULL);
+	pid_t child;
+	uint64_t id;
+	int fd;
+
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0644, &id));
+	ASSERT_EQ(0, st_stat(self->fd, &st));
+	EXPECT_EQ(id, st.id);
+	EXPECT_EQ(getpid(), st.cpid);
+	EXPECT_EQ(0, st.lpid);
+	EXPECT_LE(t0, st.crtime);
+	EXPECT_GE(time(NULL), st.crtime);
+	EXPECT_EQ(st.crtime, st.chtime);
+	EXPECT_EQ(0, st.atime);
+	EXPECT_EQ(0, st.dtime);
+	EXPECT_EQ(geteuid(), st.uid);
+	EXPECT_EQ(1, st.nr_files);
+	EXPECT_STREQ(name, st.name);
+
+	/* Another process attaches and closes: it is the last one. */
+	fflush(stdout);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child)
+		_exit(attach_and_exit_child((void *)name));
+	ASSERT_EQ(0, wait_child(child));
+	ASSERT_EQ(0, st_stat(self->fd, &st));
+	EXPECT_EQ(getpid(), st.cpid);
+	EXPECT_EQ(child, st.lpid);
+	EXPECT_LE(st.crtime, st.atime);
+	EXPECT_LE(st.atime, st.dtime);
+	EXPECT_EQ(st.crtime, st.chtime);
+
+	/* A change, a second later at least. */
+	sleep(1);
+	EXPECT_EQ(0, st_chmod(self->fd, name, 0600));
+	ASSERT_EQ(0, st_stat(self->fd, &again));
+	EXPECT_LT(st.chtime, again.chtime);
+	EXPECT_EQ(st.atime, again.atime);
+	EXPECT_EQ(0, st_resize(self->fd, 2 * page_size));
+	EXPECT_EQ(0, st_stat(self->fd, &st));
+	EXPECT_LE(again.chtime, st.chtime);
+	/* Unbound: nothing to report. */
+	fd = st_open();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENODEV, st_stat(fd, &st));
+	close(fd);
+}
+
+/* In a new PID namespace: who is visible there, and as what. */
+static int stat_pidns_child(void *arg)
+{
+	const char *name = arg;
+	struct shmdev_stat st;
+	pid_t inner;
+
+	CHILD_CHECK_EQ(0, unshare(CLONE_NEWPID));
+	inner = fork();
+	CHILD_CHECK(inner >= 0);
+	if (!inner) {
+		/* PID 1 of the new namespace; the creator is outside. */
+		CHILD_CHECK_EQ(0, attach_and_exit_child((void *)name));
+		CHILD_CHECK_EQ(0, stat_of(name, &st));
+		CHILD_CHECK_EQ(0, st.cpid);
+		CHILD_CHECK_EQ(1, st.lpid);
+		_exit(0);
+	}
+	CHILD_CHECK_EQ(0, wait_child(inner));
+	/* This process is outside the new namespace: the real pid. */
+	CHILD_CHECK_EQ(0, stat_of(name, &st));
+	CHILD_CHECK_EQ(getpid(), st.lpid);
+	return 0;
+}
+
+TEST_F(shmdev, stat_pids_as_seen_from_pid_namespace)
+{
+	const char *name = new_name(self);
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root for unshare(CLONE_NEWPID)");
+	ASSERT_EQ(0, st_create(self->fd, name, page_size, 0644, NULL));
+	EXPECT_EQ(0, run_child(NULL, stat_pidns_child, (void *)name));
+}
+
+TEST_F(shmdev, list_stat_entries_match_stat)
+{
+	const char *names[2] = { new_name(self), new_name(self) };
+	struct shmdev_stat v[8], st;
+	struct shmdev_list arg;
+	uint64_t ids[2];
+	int fds[2], i;
+
+	for (i = 0; i < 2; i++) {
+		fds[i] = st_open();
+		ASSERT_LE(0, fds[i]);
+		ASSERT_EQ(0, st_create(fds[i], names[i], page_size, 0600,
+				       &ids[i]));
+	}
+	memset(&arg, 0, sizeof(arg));
+	memset(v, 0, sizeof(v));
+	arg.entries = (uintptr_t)v;
+	arg.after_id = ids[0] - 1;
+	arg.nr_entries = 8;
+	arg.flags = SHMDEV_LIST_STAT;
+	ASSERT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_LIST, &arg));
+	ASSERT_LE(2, arg.nr_entries);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, st_stat(fds[i], &st));
+		EXPECT_EQ(ids[i], v[i].id);
+		EXPECT_STREQ(names[i], v[i].name);
+		EXPECT_EQ(st.cpid, v[i].cpid);
+		EXPECT_EQ(st.crtime, v[i].crtime);
+		EXPECT_EQ(1, v[i].nr_files);
+		close(fds[i]);
+	}
+	arg.flags = 1U << 4;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_LIST, &arg));
+}
+
+TEST_F(shmdev, unlink_if_unused_refuses_segment_in_use)
+{
+	const char *name = new_name(self);
+	struct shmdev_unlink arg;
+	void *p;
+	int fd;
+
+	fd = create_on_new_fd(_metadata, name, page_size, 0600);
+	memset(&arg, 0, sizeof(arg));
+	st_set_name(arg.name, name);
+	arg.flags = SHMDEV_UNLINK_IF_UNUSED;
+	/* A bound file ... */
+	EXPECT_EQ(-EBUSY, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
+	/* ... or only a mapping keeps it. */
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	close(fd);
+	EXPECT_EQ(-EBUSY, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
+	check_name_exists(_metadata, name);
+	munmap(p, page_size);
+	EXPECT_EQ(0, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
+	EXPECT_EQ(-ENOENT, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libshmdev.h>
@@ -43,7 +44,13 @@ static struct {
 	bool huge;
 	bool locked;
 	bool have_mode;
+	bool pids;
+	bool times;
+	bool dry_run;
+	bool help;
+	bool have_unused_for;
 	unsigned int mode;
+	uint64_t unused_for;
 } opts;
 
 static const char usage_text[] =
@@ -51,7 +58,8 @@ static const char usage_text[] =
 "\n"
 "  create NAME SIZE [--mode OCTAL] [--huge] [--locked]\n"
 "                       create a segment (mode 0600 unless given)\n"
-"  list                 list the segments you may see\n"
+"  list [-p] [-t]       list the segments you may see; -p: creator and last\n"
+"                       attaching pid, -t: attach, detach, change times\n"
 "  info NAME            show one segment (needs read permission)\n"
 "  resize NAME SIZE     change the size (needs read-write permission)\n"
 "  seal NAME SEAL[,SEAL...]\n"
@@ -66,11 +74,17 @@ static const char usage_text[] =
 "  limits [segments=N] [segment-size=SIZE] [total=SIZE]\n"
 "                       show, or set (none: the module's), the limits of\n"
 "                       this IPC namespace; setting needs CAP_SYS_ADMIN\n"
+"  prune [--unused-for DURATION] [--dry-run]\n"
+"                       remove the named segments nobody has open or\n"
+"                       mapped (and, with --unused-for, untouched that long:\n"
+"                       30s, 10m, 2h, 7d)\n"
 "\n"
+"VERB --help shows one verb.\n"
 "SIZE is a number of bytes with an optional K, M, G, T suffix (powers of\n"
 "1024). --json prints list, info and limits as JSON.\n"
 "\n"
-"Options: -j, --json   -m, --mode OCTAL   --huge   --locked   -h, --help\n"
+"Options: -j, --json   -m, --mode OCTAL   --huge   --locked   -p, --pids\n"
+"         -t, --times   --unused-for DURATION   -n, --dry-run   -h, --help\n"
 "         -V, --version\n"
 "Exit status: 0 success, 1 an operation failed, 2 usage error.\n";
 
@@ -418,6 +432,81 @@ static int cmd_create(int argc, char **argv)
 	return 0;
 }
 
+/* A time for list -t: local date and time, or "-" for never. */
+static void format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!t || !localtime_r(&tt, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "-");
+}
+
+/* list -p and -t: the columns of ipcs -p and -t, from SHMDEV_IOC_STAT. */
+static int list_stat(void)
+{
+	char owner[64], cr[32], at[32], dt[32], ch[32];
+	struct shmdev_stat *v = NULL;
+	int ret, name_w = 4, owner_w = 5;
+	size_t n, i;
+
+	ret = shmdev_list_stat(&v, &n);
+	if (ret)
+		return fail("list", NULL, ret);
+	if (opts.json) {
+		putchar('[');
+		for (i = 0; i < n; i++) {
+			printf("%s{\"id\":%" PRIu64 ",\"name\":", i ? "," : "",
+			       (uint64_t)v[i].id);
+			json_string(v[i].name);
+			printf(",\"uid\":%" PRIu32 ",\"cpid\":%" PRId32
+			       ",\"lpid\":%" PRId32 ",\"created\":%" PRId64
+			       ",\"attached\":%" PRId64 ",\"detached\":%" PRId64
+			       ",\"changed\":%" PRId64 ",\"files\":%" PRIu32
+			       ",\"mappings\":%" PRIu32 "}",
+			       v[i].uid, v[i].cpid, v[i].lpid,
+			       (int64_t)v[i].crtime, (int64_t)v[i].atime,
+			       (int64_t)v[i].dtime, (int64_t)v[i].chtime,
+			       v[i].nr_files, v[i].nr_maps);
+		}
+		printf("]\n");
+		free(v);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		user_name(v[i].uid, owner, sizeof(owner));
+		if ((int)strlen(v[i].name) > name_w)
+			name_w = strlen(v[i].name);
+		if ((int)strlen(owner) > owner_w)
+			owner_w = strlen(owner);
+	}
+	printf("%-8s %-*s %-*s", "ID", name_w, "NAME", owner_w, "OWNER");
+	if (opts.pids)
+		printf(" %8s %8s", "CPID", "LPID");
+	if (opts.times)
+		printf(" %-19s %-19s %-19s %-19s", "CREATED", "ATTACHED",
+		       "DETACHED", "CHANGED");
+	putchar('\n');
+	for (i = 0; i < n; i++) {
+		user_name(v[i].uid, owner, sizeof(owner));
+		printf("%-8" PRIu64 " %-*s %-*s", (uint64_t)v[i].id, name_w,
+		       v[i].name, owner_w, owner);
+		if (opts.pids)
+			printf(" %8" PRId32 " %8" PRId32, v[i].cpid, v[i].lpid);
+		if (opts.times) {
+			format_time(v[i].crtime, cr, sizeof(cr));
+			format_time(v[i].atime, at, sizeof(at));
+			format_time(v[i].dtime, dt, sizeof(dt));
+			format_time(v[i].chtime, ch, sizeof(ch));
+			printf(" %-19s %-19s %-19s %-19s", cr, at, dt, ch);
+		}
+		putchar('\n');
+	}
+	free(v);
+	return 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
 	char size[32], owner[64], seals[64];
@@ -431,6 +520,8 @@ static int cmd_list(int argc, char **argv)
 	ret = check_device(false);
 	if (ret)
 		return ret;
+	if (opts.pids || opts.times)
+		return list_stat();
 	ret = shmdev_list(&v, &n);
 	if (ret)
 		return fail("list", NULL, ret);
@@ -878,6 +969,103 @@ static int cmd_limits(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A duration for prune --unused-for: a number of seconds, or with an s, m,
+ * h or d suffix. 0, or the exit status after reporting a usage error.
+ */
+static int parse_duration(const char *str, uint64_t *secs)
+{
+	static const struct {
+		char unit;
+		uint64_t secs;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	unsigned long long v;
+	uint64_t mul = 1;
+	char *end;
+	size_t i;
+
+	errno = 0;
+	v = strtoull(str, &end, 10);
+	if (end == str || errno || *str == '-')
+		return usage_error("invalid duration '%s' (30s, 10m, 2h, 7d)", str);
+	if (*end) {
+		for (i = 0; i < ARRAY_SIZE(units); i++)
+			if (end[0] == units[i].unit && !end[1])
+				mul = units[i].secs;
+		if (mul == 1 && !(end[0] == 's' && !end[1]))
+			return usage_error("invalid duration '%s' (30s, 10m, 2h, 7d)",
+					   str);
+	}
+	if (v > UINT64_MAX / mul)
+		return usage_error("duration '%s' is too long", str);
+	*secs = v * mul;
+	return 0;
+}
+
+/* The last time anything happened to a segment. */
+static int64_t last_use(const struct shmdev_stat *st)
+{
+	int64_t t = st->crtime;
+
+	if (st->atime > t)
+		t = st->atime;
+	if (st->dtime > t)
+		t = st->dtime;
+	if (st->chtime > t)
+		t = st->chtime;
+	return t;
+}
+
+/*
+ * Removes the named segments that no file is bound to and nothing maps
+ * (and that nothing touched for --unused-for). The kernel checks again as
+ * it unlinks (SHMDEV_UNLINK_IF_UNUSED), so a segment attached meanwhile is
+ * left alone; so are those the caller may not remove.
+ */
+static int cmd_prune(int argc, char **argv)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct shmdev_stat *v = NULL;
+	size_t n, i, denied = 0;
+	int ret, status = 0;
+
+	(void)argv;
+	if (argc)
+		return usage_error("prune takes no arguments but its options");
+	ret = check_device(!opts.dry_run);
+	if (ret)
+		return ret;
+	ret = shmdev_list_stat(&v, &n);
+	if (ret)
+		return fail("prune", NULL, ret);
+	for (i = 0; i < n; i++) {
+		const struct shmdev_stat *st = &v[i];
+
+		if (st->nr_files || st->nr_maps)
+			continue;
+		if (opts.have_unused_for &&
+		    (now < last_use(st) ||
+		     (uint64_t)(now - last_use(st)) < opts.unused_for))
+			continue;
+		if (opts.dry_run) {
+			printf("would remove %s\n", st->name);
+			continue;
+		}
+		ret = shmdev_unlink_flags(st->name, SHMDEV_UNLINK_IF_UNUSED);
+		if (!ret)
+			printf("removed %s\n", st->name);
+		else if (ret == -EPERM)
+			denied++;
+		else if (ret != -EBUSY && ret != -ENOENT)
+			status = fail("prune", st->name, ret);
+	}
+	free(v);
+	if (denied)
+		fprintf(stderr, PROG ": left %zu unused segment%s you may not remove\n",
+			denied, denied == 1 ? "" : "s");
+	return status;
+}
+
 static int print_version(void)
 {
 	struct shmdev_version ver;
@@ -897,27 +1085,56 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	bool takes_json;
 	bool takes_create_opts;
+	const char *help;	/* VERB --help: its line in usage_text */
 } verbs[] = {
-	{ "create",	cmd_create,	false,	true },
-	{ "list",	cmd_list,	true,	false },
-	{ "info",	cmd_info,	true,	false },
-	{ "resize",	cmd_resize,	false,	false },
-	{ "seal",	cmd_seal,	false,	false },
-	{ "chmod",	cmd_chmod,	false,	false },
-	{ "chown",	cmd_chown,	false,	false },
-	{ "rm",		cmd_rm,		false,	false },
-	{ "cat",	cmd_cat,	false,	false },
-	{ "write",	cmd_write,	false,	false },
-	{ "limits",	cmd_limits,	true,	false },
+	{ "create",	cmd_create,	false,	true,	"\n  create " },
+	{ "list",	cmd_list,	true,	false,	"\n  list " },
+	{ "info",	cmd_info,	true,	false,	"\n  info " },
+	{ "resize",	cmd_resize,	false,	false,	"\n  resize " },
+	{ "seal",	cmd_seal,	false,	false,	"\n  seal " },
+	{ "chmod",	cmd_chmod,	false,	false,	"\n  chmod " },
+	{ "chown",	cmd_chown,	false,	false,	"\n  chown " },
+	{ "rm",		cmd_rm,		false,	false,	"\n  rm " },
+	{ "cat",	cmd_cat,	false,	false,	"\n  cat " },
+	{ "write",	cmd_write,	false,	false,	"\n  write " },
+	{ "limits",	cmd_limits,	true,	false,	"\n  limits " },
+	{ "prune",	cmd_prune,	false,	false,	"\n  prune " },
 };
 
-enum { OPT_HUGE = 256, OPT_LOCKED };
+/*
+ * VERB --help: the lines of usage_text that describe the verb, from the
+ * one that starts with @start up to the next verb's.
+ */
+static int verb_help(const char *start)
+{
+	const char *p = strstr(usage_text, start), *end;
+
+	if (!p)
+		return EXIT_FAIL;
+	p++;
+	end = p + strlen(start) - 1;
+	for (;;) {
+		end = strchr(end, '\n');
+		if (!end || end[1] != ' ' || end[2] != ' ' || end[3] != ' ')
+			break;
+		end++;
+	}
+	printf("Usage: " PROG " %.*s\n", (int)((end ? end : p + strlen(p)) - p - 2),
+	       p + 2);
+	return 0;
+}
+
+enum { OPT_HUGE = 256, OPT_LOCKED, OPT_UNUSED_FOR };
 
 static const struct option long_opts[] = {
 	{ "json",	no_argument,		NULL,	'j' },
 	{ "mode",	required_argument,	NULL,	'm' },
 	{ "huge",	no_argument,		NULL,	OPT_HUGE },
 	{ "locked",	no_argument,		NULL,	OPT_LOCKED },
+	{ "pids",	no_argument,		NULL,	'p' },
+	{ "times",	no_argument,		NULL,	't' },
+	{ "unused-for",	required_argument,	NULL,	OPT_UNUSED_FOR },
+	{ "dry-run",	no_argument,		NULL,	'n' },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 },
@@ -929,7 +1146,7 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jm:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jm:hVptn", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			opts.json = true;
@@ -946,9 +1163,24 @@ int main(int argc, char **argv)
 		case OPT_LOCKED:
 			opts.locked = true;
 			break;
+		case 'p':
+			opts.pids = true;
+			break;
+		case 't':
+			opts.times = true;
+			break;
+		case 'n':
+			opts.dry_run = true;
+			break;
+		case OPT_UNUSED_FOR:
+			ret = parse_duration(optarg, &opts.unused_for);
+			if (ret)
+				return ret;
+			opts.have_unused_for = true;
+			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
+			opts.help = true;
+			break;
 		case 'V':
 			return print_version();
 		case ':':
@@ -962,6 +1194,10 @@ int main(int argc, char **argv)
 					   argv[optind - 1]);
 		}
 	}
+	if (opts.help && optind >= argc) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	if (optind >= argc)
 		return usage_error("no verb given");
 	for (i = 0; i < ARRAY_SIZE(verbs); i++)
@@ -969,6 +1205,12 @@ int main(int argc, char **argv)
 			break;
 	if (i == ARRAY_SIZE(verbs))
 		return usage_error("unknown verb '%s'", argv[optind]);
+	if (opts.help)
+		return verb_help(verbs[i].help);
+	if ((opts.pids || opts.times) && verbs[i].fn != cmd_list)
+		return usage_error("-p and -t apply to list only");
+	if ((opts.dry_run || opts.have_unused_for) && verbs[i].fn != cmd_prune)
+		return usage_error("--unused-for and --dry-run apply to prune only");
 	if (opts.json && !verbs[i].takes_json)
 		return usage_error("--json applies to list, info and limits only");
 	if ((opts.have_mode || opts.huge || opts.locked) &&

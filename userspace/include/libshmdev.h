@@ -142,6 +142,22 @@ int shmdev_list(struct shmdev_info **entries, size_t *count);
 int shmdev_limits(struct shmdev_limits *lim);
 
 /*
+ * SysV's bookkeeping of a segment (SHMDEV_IOC_STAT: creator and last
+ * attaching pid, creation, attach, detach and change times) for a bound
+ * fd, and for every segment the caller may see, as shmdev_list() does.
+ * Symbol version LIBSHMDEV_1.1.
+ */
+int shmdev_stat(int fd, struct shmdev_stat *st);
+int shmdev_list_stat(struct shmdev_stat **entries, size_t *count);
+
+/*
+ * shmdev_unlink() with SHMDEV_UNLINK_* @flags: SHMDEV_UNLINK_IF_UNUSED
+ * fails with -EBUSY if a file is bound to the segment or a mapping of it
+ * exists. Symbol version LIBSHMDEV_1.1.
+ */
+int shmdev_unlink_flags(const char *name, unsigned int flags);
+
+/*
  * Calls @fn for each segment the caller may see, in ascending id order.
  * Returns 0, the first non-zero value @fn returned (which stops the walk),
  * or -errno.

@@ -15,20 +15,29 @@
 #include "libshmdev.h"
 #include "seg-private.h"
 
-/* One batch: the entries of the last call and what the walk needs. */
+/*
+ * One batch: the entries of the last call and what the walk needs. Entries
+ * are struct shmdev_info, or struct shmdev_stat with SHMDEV_LIST_STAT;
+ * both begin with the segment's id.
+ */
 struct list_walk {
 	int fd;
+	uint32_t flags;			/* SHMDEV_LIST_* */
+	size_t esize;			/* size of an entry */
 	uint64_t after_id;
 	int done;
-	struct shmdev_info *batch;	/* SHMDEV_LIST_MAX entries */
+	char *batch;			/* SHMDEV_LIST_MAX entries */
 	uint32_t nr;			/* entries in @batch */
 	uint32_t nr_total;		/* the kernel's count of what is left */
 };
 
-static int walk_begin(struct list_walk *w)
+static int walk_begin(struct list_walk *w, uint32_t flags)
 {
 	memset(w, 0, sizeof(*w));
-	w->batch = calloc(SHMDEV_LIST_MAX, sizeof(*w->batch));
+	w->flags = flags;
+	w->esize = flags & SHMDEV_LIST_STAT ? sizeof(struct shmdev_stat) :
+					      sizeof(struct shmdev_info);
+	w->batch = calloc(SHMDEV_LIST_MAX, w->esize);
 	if (!w->batch)
 		return -ENOMEM;
 	w->fd = seg_open_device_to_read();
@@ -45,6 +54,19 @@ static void walk_end(struct list_walk *w)
 	free(w->batch);
 }
 
+static void *walk_entry(const struct list_walk *w, uint32_t i)
+{
+	return w->batch + i * w->esize;
+}
+
+static uint64_t walk_id(const struct list_walk *w, uint32_t i)
+{
+	uint64_t id;
+
+	memcpy(&id, walk_entry(w, i), sizeof(id));
+	return id;
+}
+
 /* Fetches the next batch; 0 with w->nr == 0 at the end, or -errno. */
 static int walk_next(struct list_walk *w)
 {
@@ -55,11 +77,12 @@ static int walk_next(struct list_walk *w)
 	w->nr = 0;
 	if (w->done)
 		return 0;
-	memset(w->batch, 0, SHMDEV_LIST_MAX * sizeof(*w->batch));
+	memset(w->batch, 0, SHMDEV_LIST_MAX * w->esize);
 	memset(&arg, 0, sizeof(arg));
 	arg.entries = (uintptr_t)w->batch;
 	arg.after_id = w->after_id;
 	arg.nr_entries = SHMDEV_LIST_MAX;
+	arg.flags = w->flags;
 	ret = seg_ioctl(w->fd, SHMDEV_IOC_LIST, &arg);
 	if (ret)
 		return ret;
@@ -67,7 +90,7 @@ static int walk_next(struct list_walk *w)
 		return -EIO;
 	/* Ids must ascend past after_id, or the walk would never end. */
 	for (i = 0; i < arg.nr_entries; i++) {
-		if (w->batch[i].id <= (i ? w->batch[i - 1].id : w->after_id))
+		if (walk_id(w, i) <= (i ? walk_id(w, i - 1) : w->after_id))
 			return -EIO;
 	}
 	w->nr = arg.nr_entries;
@@ -75,7 +98,7 @@ static int walk_next(struct list_walk *w)
 	if (w->nr < SHMDEV_LIST_MAX || w->nr >= arg.nr_total)
 		w->done = 1;
 	if (w->nr)
-		w->after_id = w->batch[w->nr - 1].id;
+		w->after_id = walk_id(w, w->nr - 1);
 	return 0;
 }
 
@@ -88,28 +111,29 @@ int shmdev_list_foreach(int (*fn)(const struct shmdev_info *info, void *arg),
 
 	if (!fn)
 		return -EINVAL;
-	ret = walk_begin(&w);
+	ret = walk_begin(&w, 0);
 	if (ret)
 		return ret;
 	do {
 		ret = walk_next(&w);
 		for (i = 0; !ret && i < w.nr; i++)
-			ret = fn(&w.batch[i], arg);
+			ret = fn(walk_entry(&w, i), arg);
 	} while (!ret && w.nr);
 	walk_end(&w);
 	return ret;
 }
 
-int shmdev_list(struct shmdev_info **entries, size_t *count)
+/* Every entry of a walk with @flags, in one malloc()ed array. */
+static int list_all(uint32_t flags, void **entries, size_t *count)
 {
-	struct shmdev_info *all = NULL, *grown;
 	size_t nr = 0, room = 0, want;
+	char *all = NULL, *grown;
 	struct list_walk w;
 	int ret;
 
 	if (!entries || !count)
 		return -EINVAL;
-	ret = walk_begin(&w);
+	ret = walk_begin(&w, flags);
 	if (ret)
 		return ret;
 	for (;;) {
@@ -121,11 +145,11 @@ int shmdev_list(struct shmdev_info **entries, size_t *count)
 			want = nr + (w.nr_total > w.nr ? w.nr_total : w.nr);
 			if (want < 2 * room)
 				want = 2 * room;
-			if (want > SIZE_MAX / sizeof(*all)) {
+			if (want > SIZE_MAX / w.esize) {
 				ret = -ENOMEM;
 				break;
 			}
-			grown = realloc(all, want * sizeof(*all));
+			grown = realloc(all, want * w.esize);
 			if (!grown) {
 				ret = -ENOMEM;
 				break;
@@ -133,7 +157,7 @@ int shmdev_list(struct shmdev_info **entries, size_t *count)
 			all = grown;
 			room = want;
 		}
-		memcpy(all + nr, w.batch, w.nr * sizeof(*all));
+		memcpy(all + nr * w.esize, w.batch, w.nr * w.esize);
 		nr += w.nr;
 	}
 	walk_end(&w);
@@ -144,4 +168,14 @@ int shmdev_list(struct shmdev_info **entries, size_t *count)
 	*entries = all;
 	*count = nr;
 	return 0;
+}
+
+int shmdev_list(struct shmdev_info **entries, size_t *count)
+{
+	return list_all(0, (void **)entries, count);
+}
+
+int shmdev_list_stat(struct shmdev_stat **entries, size_t *count)
+{
+	return list_all(SHMDEV_LIST_STAT, (void **)entries, count);
 }

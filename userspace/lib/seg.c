@@ -345,6 +345,14 @@ int shmdev_chown(const char *name, uid_t uid, gid_t gid)
 	return shmdev_setperm(name, flags, 0, uid, gid);
 }
 
+int shmdev_stat(int fd, struct shmdev_stat *st)
+{
+	if (!st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	return seg_ioctl(fd, SHMDEV_IOC_STAT, st);
+}
+
 int shmdev_limits(struct shmdev_limits *lim)
 {
 	int fd, ret;
@@ -360,7 +368,7 @@ int shmdev_limits(struct shmdev_limits *lim)
 	return ret;
 }
 
-int shmdev_unlink(const char *name)
+int shmdev_unlink_flags(const char *name, unsigned int flags)
 {
 	struct shmdev_unlink arg;
 	int ret;
@@ -369,5 +377,11 @@ int shmdev_unlink(const char *name)
 	ret = seg_set_name(arg.name, name);
 	if (ret)
 		return ret;
+	arg.flags = flags;
 	return device_ioctl(SHMDEV_IOC_UNLINK, &arg);
+}
+
+int shmdev_unlink(const char *name)
+{
+	return shmdev_unlink_flags(name, 0);
 }

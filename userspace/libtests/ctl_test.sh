@@ -298,6 +298,47 @@ else
 	skip readonly_device_lets_others_list "needs root, user tester and /dev/shmdev"
 fi
 
+# --- list -p and -t, prune ---
+if "$CTL" list -p >/dev/null 2>&1; then
+	"$CTL" create "$N-s" 4K --mode 0644
+	check list_p_succeeds 0 "$CTL" list -p
+	line=$(grep " $N-s " "$T/out")
+	# ID NAME OWNER CPID LPID: the creator, which also detached last
+	# (its file went when it exited).
+	set -- $line
+	if [ "$(head -n1 "$T/out" | tr -s ' ')" = "ID NAME OWNER CPID LPID" ] &&
+		[ "$4" -gt 0 ] && [ "$5" -eq "$4" ]; then
+		ok list_p_shows_cpid_and_lpid
+	else
+		not_ok list_p_shows_cpid_and_lpid "$(cat "$T/out")"
+	fi
+	"$CTL" cat "$N-s" >/dev/null
+	check list_t_succeeds 0 "$CTL" list -t
+	line=$(grep " $N-s " "$T/out")
+	# CREATED ATTACHED DETACHED CHANGED: all set now but nothing at "-".
+	if head -n1 "$T/out" | grep -q 'CREATED *ATTACHED *DETACHED *CHANGED' &&
+		[ "$(printf '%s\n' "$line" |
+			grep -o '[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]' |
+			wc -l)" -eq 4 ]; then
+		ok list_t_shows_four_times
+	else
+		not_ok list_t_shows_four_times "$(cat "$T/out")"
+	fi
+	check list_p_json 0 "$CTL" --json list -p
+	if grep -q "\"name\":\"$N-s\",\"uid\":[0-9]*,\"cpid\":[0-9]*,\"lpid\":[0-9]*," "$T/out"; then
+		ok list_p_json_has_pids
+	else
+		not_ok list_p_json_has_pids "$(cat "$T/out")"
+	fi
+	check_err pids_only_for_list 2 "shmdev-ctl: -p and -t apply to list only
+Try 'shmdev-ctl --help' for more information." "$CTL" info -p "$N-s"
+
+	"$CTL" rm "$N-s"
+
+else
+	skip list_p_succeeds "module without SHMDEV_IOC_STAT"
+fi
+
 # --- limits of an IPC namespace ---
 if [ $ROOT -eq 1 ] && unshare -i true 2>/dev/null &&
 	"$CTL" limits >/dev/null 2>&1; then
@@ -345,6 +386,55 @@ check_err rm_missing_reports_enoent 1 \
 check_err rm_continues_after_failure 1 \
 	"shmdev-ctl: rm '$N': No such file or directory" "$CTL" rm "$N" "$N-m"
 check rm_removed_the_other_name 1 "$CTL" info "$N-m"
+
+# --- prune ---
+# As user tester, who may remove only its own segments (root would prune
+# every abandoned segment of the system), and last, when the other tests'
+# segments are gone: an open segment stays, an unused one goes;
+# --dry-run and --unused-for leave them.
+if [ $ROOT -eq 1 ] && id tester >/dev/null 2>&1 &&
+	"$CTL" list -p >/dev/null 2>&1; then
+	AS="su -s /bin/sh tester -c"
+	$AS "'$CTL' create '$N-u' 4K && '$CTL' create '$N-s' 4K"
+	check prune_dry_run 0 $AS "'$CTL' prune --dry-run"
+	if grep -qx "would remove $N-u" "$T/out"; then
+		ok prune_dry_run_names_unused
+	else
+		not_ok prune_dry_run_names_unused "$(cat "$T/out")"
+	fi
+	check prune_dry_run_removed_nothing 0 "$CTL" info "$N-u"
+	check prune_unused_for_leaves_recent 0 \
+		$AS "'$CTL' prune --unused-for 1d"
+	check prune_unused_for_recent_still_there 0 "$CTL" info "$N-u"
+	# shmdev-ctl write keeps $N-s open while it waits for input.
+	mkfifo "$T/fifo"
+	chmod 0666 "$T/fifo"
+	$AS "'$CTL' write '$N-s' <'$T/fifo'" &
+	holder=$!
+	exec 4>"$T/fifo"
+	tries=0
+	while [ $tries -lt 100 ]; do
+		files=$("$CTL" list | awk -v n="$N-s" '$2 == n { print $6 }')
+		[ "${files:-0}" -ge 1 ] && break
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	check prune_succeeds 0 $AS "'$CTL' prune"
+	if grep -qx "removed $N-u" "$T/out" &&
+		! grep -q "$N-s" "$T/out"; then
+		ok prune_removed_only_unused
+	else
+		not_ok prune_removed_only_unused "$(cat "$T/out")"
+	fi
+	check prune_left_segment_in_use 0 "$CTL" info "$N-s"
+	check prune_removed_unused 1 "$CTL" info "$N-u"
+	exec 4>&-
+	wait $holder
+	check prune_removes_it_once_closed 0 $AS "'$CTL' prune"
+	check prune_removed_closed_segment 1 "$CTL" info "$N-s"
+else
+	skip prune_dry_run "needs root, user tester and SHMDEV_IOC_STAT"
+fi
 
 echo "1..$n"
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"

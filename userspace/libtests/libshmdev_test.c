@@ -545,6 +545,39 @@ TEST_F(seg, readonly_device_node_serves_readers)
 	close(fd);
 }
 
+TEST_F(seg, stat_list_stat_and_unlink_if_unused)
+{
+	const char *name = new_name(self, "stat");
+	struct shmdev_stat st, *v = NULL;
+	size_t n = 0, i;
+	bool found = false;
+	int fd;
+
+	NEED_FEATURE(SHMDEV_FEAT_STAT);
+	fd = create_seg(_metadata, name, ps, 0600);
+	ASSERT_EQ(0, shmdev_stat(fd, &st));
+	EXPECT_EQ(getpid(), st.cpid);
+	EXPECT_STREQ(name, st.name);
+	EXPECT_LT(0, st.crtime);
+	EXPECT_EQ(-EINVAL, shmdev_stat(fd, NULL));
+	ASSERT_EQ(0, shmdev_list_stat(&v, &n));
+	for (i = 0; i < n; i++) {
+		if (v[i].id != st.id)
+			continue;
+		found = true;
+		EXPECT_STREQ(name, v[i].name);
+		EXPECT_EQ(st.crtime, v[i].crtime);
+		EXPECT_EQ(1, v[i].nr_files);
+	}
+	free(v);
+	EXPECT_TRUE(found);
+	EXPECT_EQ(-EBUSY, shmdev_unlink_flags(name, SHMDEV_UNLINK_IF_UNUSED));
+	close(fd);
+	EXPECT_EQ(0, shmdev_unlink_flags(name, SHMDEV_UNLINK_IF_UNUSED));
+	EXPECT_EQ(-ENOENT, shmdev_unlink_flags(name, 0));
+	EXPECT_EQ(-EINVAL, shmdev_unlink_flags(name, 1U << 7));
+}
+
 TEST_F(seg, create_named_returns_bound_fd)
 {
 	const char *name = new_name(self, "c");

@@ -57,6 +57,9 @@
 						/* may UNLINK and SETPERM */
 #define SHMDEV_FEAT_NS_LIMITS	(1ULL << 14)	/* limits per IPC namespace, */
 						/* SHMDEV_IOC_LIMITS */
+#define SHMDEV_FEAT_STAT	(1ULL << 15)	/* SHMDEV_IOC_STAT, */
+						/* SHMDEV_LIST_STAT, */
+						/* SHMDEV_UNLINK_IF_UNUSED */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -259,9 +262,20 @@ struct shmdev_info {
 	__u32 reserved[2];
 };
 
+/*
+ * shmdev_unlink.flags
+ *   IF_UNUSED	only if no file is bound to the segment and nothing maps it
+ *		(EBUSY otherwise), checked and done at once, so that a tool
+ *		removing abandoned segments never removes one in use
+ */
+#define SHMDEV_UNLINK_IF_UNUSED		(1U << 0)
+#define SHMDEV_UNLINK_FLAGS_MASK	SHMDEV_UNLINK_IF_UNUSED
+
 /**
  * struct shmdev_unlink - SHMDEV_IOC_UNLINK argument
  * @name:	name to remove
+ * @flags:	SHMDEV_UNLINK_* bits
+ * @pad:	zero
  * @reserved:	zero
  *
  * Removes the name at once; the memory goes when the last file and mapping
@@ -271,7 +285,9 @@ struct shmdev_info {
  */
 struct shmdev_unlink {
 	char  name[SHMDEV_NAME_MAX];
-	__u64 reserved[2];
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved;
 };
 
 /**
@@ -377,16 +393,60 @@ struct shmdev_limits {
 	__u64 reserved[3];
 };
 
+/**
+ * struct shmdev_stat - SHMDEV_IOC_STAT result, and SHMDEV_LIST_STAT entries
+ * @id:		segment identifier
+ * @cpid:	process that created the segment, as seen from the caller's
+ *		PID namespace; 0 if it is not visible there
+ * @lpid:	process that last attached or detached it (ATTACH, or the
+ *		release of a file bound to it), as @cpid; 0 if none did yet
+ * @crtime:	creation time, in seconds since the Epoch
+ * @atime:	time of the last ATTACH, or 0
+ * @dtime:	time of the last detach (a bound file released), or 0
+ * @chtime:	time of the last change: creation, SETPERM, RESIZE or
+ *		ADD_SEALS
+ * @uid:	owner user id, as seen from the caller's user namespace
+ * @gid:	owner group id, likewise
+ * @nr_files:	/dev/shmdev files bound to the segment
+ * @nr_maps:	memory mappings (VMAs) of the segment, in all processes
+ * @name:	segment name; empty for an anonymous segment
+ * @reserved:	zero
+ *
+ * What SysV's shmid_ds has besides permissions and size (shm_cpid,
+ * shm_lpid, shm_atime, shm_dtime, shm_ctime), for ipcs -p and -t and for
+ * finding abandoned segments.
+ */
+struct shmdev_stat {
+	__u64 id;
+	__s32 cpid;
+	__s32 lpid;
+	__s64 crtime;
+	__s64 atime;
+	__s64 dtime;
+	__s64 chtime;
+	__u32 uid;
+	__u32 gid;
+	__u32 nr_files;
+	__u32 nr_maps;
+	char  name[SHMDEV_NAME_MAX];
+	__u64 reserved[4];
+};
+
+/* shmdev_list.flags */
+#define SHMDEV_LIST_STAT	(1U << 0)	/* entries are struct shmdev_stat */
+#define SHMDEV_LIST_FLAGS_MASK	SHMDEV_LIST_STAT
+
 /* Most entries SHMDEV_IOC_LIST writes in one call. */
 #define SHMDEV_LIST_MAX		256
 
 /**
  * struct shmdev_list - SHMDEV_IOC_LIST argument
- * @entries:	user pointer to an array of struct shmdev_info
+ * @entries:	user pointer to an array of struct shmdev_info, or of
+ *		struct shmdev_stat with SHMDEV_LIST_STAT
  * @after_id:	list only segments whose id is greater than this
  * @nr_entries:	in: room in @entries; out: entries written, at most
  *		SHMDEV_LIST_MAX
- * @flags:	zero
+ * @flags:	SHMDEV_LIST_* bits
  * @nr_total:	out: listable segments with an id greater than @after_id
  * @pad:	zero
  * @reserved:	zero
@@ -421,5 +481,6 @@ struct shmdev_list {
 #define SHMDEV_IOC_SETPERM	_IOW(SHMDEV_IOC_MAGIC, 0x08, struct shmdev_setperm)
 #define SHMDEV_IOC_LIST		_IOWR(SHMDEV_IOC_MAGIC, 0x09, struct shmdev_list)
 #define SHMDEV_IOC_LIMITS	_IOWR(SHMDEV_IOC_MAGIC, 0x0a, struct shmdev_limits)
+#define SHMDEV_IOC_STAT		_IOR(SHMDEV_IOC_MAGIC, 0x0b, struct shmdev_stat)
 
 #endif /* _UAPI_LINUX_SHMDEV_H */
