@@ -17,11 +17,13 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kdev_t.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -486,6 +488,9 @@ static void shmdev_fill_stat(struct shmdev_seg *seg, struct shmdev_stat *st)
 	st->nr_files = atomic_read(&seg->nr_files);
 	st->nr_maps = atomic_read(&seg->nr_maps);
 	strscpy(st->name, seg->name, sizeof(st->name));
+	st->ino = seg->inode->i_ino;
+	st->dev_major = MAJOR(seg->inode->i_sb->s_dev);
+	st->dev_minor = MINOR(seg->inode->i_sb->s_dev);
 }
 
 static long shmdev_ioc_stat(struct file *file, struct shmdev_stat __user *uarg)
@@ -679,6 +684,18 @@ static unsigned long shmdev_get_unmapped_area(struct file *file,
 					    len, pgoff, flags);
 }
 
+/* /proc/PID/fdinfo: which segment a file is bound to, and how. */
+static void shmdev_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct file *segfile = shmdev_bound(file);
+
+	if (!segfile)
+		return;
+	seq_printf(m, "shmdev-id:\t%llu\n", shmdev_file_seg(segfile)->id);
+	seq_printf(m, "shmdev-access:\t%s\n",
+		   segfile->f_mode & FMODE_WRITE ? "rw" : "ro");
+}
+
 static int shmdev_open(struct inode *inode, struct file *file)
 {
 	/* misc_open() left the miscdevice here; unbound means NULL. */
@@ -707,6 +724,7 @@ static const struct file_operations shmdev_fops = {
 	.mmap		= shmdev_mmap,
 	.get_unmapped_area = shmdev_get_unmapped_area,
 	.llseek		= noop_llseek,
+	.show_fdinfo	= shmdev_show_fdinfo,
 };
 
 static struct miscdevice shmdev_misc = {

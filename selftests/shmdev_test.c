@@ -1962,6 +1962,72 @@ TEST_F(shmdev, unlink_if_unused_refuses_segment_in_use)
 	EXPECT_EQ(-ENOENT, st_ioctl(self->fd, SHMDEV_IOC_UNLINK, &arg));
 }
 
+/* What finds a segment's users in /proc: fdinfo, and maps by inode. */
+TEST_F(shmdev, fdinfo_and_maps_identify_segment)
+{
+	const char *name = new_name(self);
+	unsigned int major, minor;
+	unsigned long long ino, start;
+	char path[64], line[512], want[64];
+	struct shmdev_stat st;
+	bool id_seen = false, access_seen = false;
+	int found = 0, ro;
+	uint8_t *p;
+	FILE *f;
+
+	ASSERT_EQ(0, st_create(self->fd, name, 2 * page_size, 0600, NULL));
+	ASSERT_EQ(0, st_stat(self->fd, &st));
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", self->fd);
+	f = fopen(path, "re");
+	ASSERT_NE(NULL, f);
+	snprintf(want, sizeof(want), "shmdev-id:\t%llu\n",
+		 (unsigned long long)st.id);
+	while (fgets(line, sizeof(line), f)) {
+		id_seen |= !strcmp(line, want);
+		access_seen |= !strcmp(line, "shmdev-access:\trw\n");
+	}
+	fclose(f);
+	EXPECT_TRUE(id_seen);
+	EXPECT_TRUE(access_seen);
+
+	p = mmap(NULL, 2 * page_size, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	f = fopen("/proc/self/maps", "re");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%*x %*s %*s %x:%x %llu", &start, &major,
+			   &minor, &ino) != 4)
+			continue;
+		if (ino == st.ino && major == st.dev_major &&
+		    minor == st.dev_minor) {
+			found++;
+			EXPECT_EQ((uintptr_t)p, start);
+		}
+	}
+	fclose(f);
+	EXPECT_EQ(1, found);
+	munmap(p, 2 * page_size);
+
+	/* A read-only attach says so; an unbound file says nothing. */
+	ro = st_open();
+	ASSERT_LE(0, ro);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ro);
+	f = fopen(path, "re");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		EXPECT_NE(0, strncmp(line, "shmdev-", 7));
+	fclose(f);
+	ASSERT_EQ(0, st_attach(ro, name, SHMDEV_ATTACH_RDONLY, NULL, NULL));
+	f = fopen(path, "re");
+	ASSERT_NE(NULL, f);
+	access_seen = false;
+	while (fgets(line, sizeof(line), f))
+		access_seen |= !strcmp(line, "shmdev-access:\tro\n");
+	fclose(f);
+	EXPECT_TRUE(access_seen);
+	close(ro);
+}
+
 int main(int argc, char **argv)
 {
 	return shmdev_harness_main(argc, argv);

@@ -6,6 +6,7 @@
  * Exit status: 0 success, 1 an operation failed, 2 usage error.
  * Errors go to stderr as "shmdev-ctl: OPERATION 'NAME': REASON".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -74,6 +75,7 @@ static const char usage_text[] =
 "  limits [segments=N] [segment-size=SIZE] [total=SIZE]\n"
 "                       show, or set (none: the module's), the limits of\n"
 "                       this IPC namespace; setting needs CAP_SYS_ADMIN\n"
+"  who NAME             the processes that have it open or mapped\n"
 "  prune [--unused-for DURATION] [--dry-run]\n"
 "                       remove the named segments nobody has open or\n"
 "                       mapped (and, with --unused-for, untouched that long:\n"
@@ -969,6 +971,171 @@ static int cmd_limits(int argc, char **argv)
 	return 0;
 }
 
+/* The stat of the segment @name from LIST, which changes nothing in it. */
+static int find_stat(const char *name, struct shmdev_stat *out)
+{
+	struct shmdev_stat *v = NULL;
+	size_t n, i;
+	int ret;
+
+	ret = shmdev_list_stat(&v, &n);
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (!strncmp(v[i].name, name, SHMDEV_NAME_MAX)) {
+			*out = v[i];
+			ret = 0;
+			break;
+		}
+	}
+	free(v);
+	return ret;
+}
+
+/*
+ * The descriptors of process @pid bound to segment @id, as "3(rw),5(ro)"
+ * in @buf; how many, or -1 if /proc would not tell.
+ */
+static int who_fds(const char *pid, uint64_t id, char *buf, size_t len)
+{
+	char path[320], line[128], want[40];
+	struct dirent *de;
+	size_t used = 0;
+	int nr = 0;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	snprintf(want, sizeof(want), "shmdev-id:\t%" PRIu64 "\n", id);
+	buf[0] = '\0';
+	while ((de = readdir(d))) {
+		bool match = false;
+		const char *access = "?";
+
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+		f = fd < 0 ? NULL : fdopen(fd, "re");
+		if (!f) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while (fgets(line, sizeof(line), f)) {
+			if (!strcmp(line, want))
+				match = true;
+			else if (!strncmp(line, "shmdev-access:\t", 15))
+				access = line[15] == 'r' && line[16] == 'w' ?
+					 "rw" : "ro";
+		}
+		fclose(f);
+		if (!match)
+			continue;
+		nr++;
+		if (used < len)
+			used += snprintf(buf + used, len - used, "%s%s(%s)",
+					 used ? "," : "", de->d_name, access);
+	}
+	closedir(d);
+	return nr;
+}
+
+/* The mappings of segment @st in process @pid, or -1 if /proc would not tell. */
+static int who_maps(const char *pid, const struct shmdev_stat *st)
+{
+	unsigned int major, minor;
+	unsigned long long ino;
+	char path[320], line[512];
+	int nr = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	/* start-end perms offset major:minor inode [path] */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &major, &minor,
+			   &ino) == 3 && ino == st->ino &&
+		    major == st->dev_major && minor == st->dev_minor)
+			nr++;
+	}
+	fclose(f);
+	return nr;
+}
+
+/*
+ * The processes that have the segment open (a bound descriptor, found in
+ * /proc/PID/fdinfo) or mapped (/proc/PID/maps), as far as the caller may
+ * look into them: every process, as root.
+ */
+static int cmd_who(int argc, char **argv)
+{
+	char fds[128], comm[64], owner[64], path[320];
+	struct shmdev_stat st;
+	struct dirent *de;
+	int ret, nfds, nmaps, hidden = 0;
+	struct stat sb;
+	FILE *f;
+	DIR *d;
+
+	if (argc != 1)
+		return usage_error("who needs NAME");
+	ret = parse_name(argv[0]);
+	if (!ret)
+		ret = check_device(false);
+	if (ret)
+		return ret;
+	ret = find_stat(argv[0], &st);
+	if (ret)
+		return fail("who", argv[0], ret);
+	d = opendir("/proc");
+	if (!d) {
+		err("/proc: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	printf("%-8s %-10s %-16s %-16s %s\n", "PID", "USER", "COMMAND", "FDS",
+	       "MAPPINGS");
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		nfds = who_fds(de->d_name, st.id, fds, sizeof(fds));
+		nmaps = who_maps(de->d_name, &st);
+		if (nfds < 0 || nmaps < 0) {
+			hidden++;
+			continue;
+		}
+		if (!nfds && !nmaps)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		comm[0] = '\0';
+		f = fopen(path, "re");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = '\0';
+			fclose(f);
+		}
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(path, sizeof(path), "/proc/%s", de->d_name);
+		if (stat(path, &sb))
+			continue;
+		user_name(sb.st_uid, owner, sizeof(owner));
+		printf("%-8s %-10s %-16s %-16s %d\n", de->d_name, owner, comm,
+		       nfds ? fds : "-", nmaps);
+	}
+	closedir(d);
+	if (hidden)
+		fprintf(stderr, PROG ": %d process%s not inspected (permission denied; root sees all)\n",
+			hidden, hidden == 1 ? "" : "es");
+	return 0;
+}
+
 /*
  * A duration for prune --unused-for: a number of seconds, or with an s, m,
  * h or d suffix. 0, or the exit status after reporting a usage error.
@@ -1099,6 +1266,7 @@ static const struct {
 	{ "write",	cmd_write,	false,	false,	"\n  write " },
 	{ "limits",	cmd_limits,	true,	false,	"\n  limits " },
 	{ "prune",	cmd_prune,	false,	false,	"\n  prune " },
+	{ "who",	cmd_who,	false,	false,	"\n  who " },
 };
 
 /*

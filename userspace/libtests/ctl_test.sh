@@ -387,6 +387,45 @@ check_err rm_continues_after_failure 1 \
 	"shmdev-ctl: rm '$N': No such file or directory" "$CTL" rm "$N" "$N-m"
 check rm_removed_the_other_name 1 "$CTL" info "$N-m"
 
+# --- who ---
+if "$CTL" list -p >/dev/null 2>&1; then
+	"$CTL" create "$N-w" 4K
+	mkfifo "$T/fifo-w"
+	# shmdev-ctl write holds the segment open and its first chunk mapped
+	# while it waits for input.
+	"$CTL" write "$N-w" <"$T/fifo-w" &
+	writer=$!
+	exec 5>"$T/fifo-w"
+	tries=0
+	while [ $tries -lt 100 ]; do
+		maps=$("$CTL" list | awk -v n="$N-w" '$2 == n { print $7 }')
+		[ "${maps:-0}" -ge 1 ] && break
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	check who_succeeds 0 "$CTL" who "$N-w"
+	if [ "$(head -n1 "$T/out" | tr -s ' ')" = "PID USER COMMAND FDS MAPPINGS" ] &&
+		grep -q '^[0-9]* *root *shmdev-ctl *[0-9]*(rw) *1$' "$T/out" &&
+		[ "$(wc -l <"$T/out")" -eq 2 ]; then
+		ok who_shows_the_holder
+	else
+		not_ok who_shows_the_holder "$(cat "$T/out")"
+	fi
+	exec 5>&-
+	wait $writer
+	check who_after_close 0 "$CTL" who "$N-w"
+	if [ "$(wc -l <"$T/out")" -eq 1 ]; then
+		ok who_shows_nobody_after_close
+	else
+		not_ok who_shows_nobody_after_close "$(cat "$T/out")"
+	fi
+	check_err who_missing_name 1 "shmdev-ctl: who '$N-none': No such file or directory" \
+		"$CTL" who "$N-none"
+	"$CTL" rm "$N-w"
+else
+	skip who_succeeds "module without SHMDEV_IOC_STAT"
+fi
+
 # --- prune ---
 # As user tester, who may remove only its own segments (root would prune
 # every abandoned segment of the system), and last, when the other tests'

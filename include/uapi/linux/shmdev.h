@@ -410,11 +410,17 @@ struct shmdev_limits {
  * @nr_files:	/dev/shmdev files bound to the segment
  * @nr_maps:	memory mappings (VMAs) of the segment, in all processes
  * @name:	segment name; empty for an anonymous segment
+ * @ino:	inode number of the segment's mappings, as the inode column
+ *		of /proc/PID/maps shows it
+ * @dev_major:	major number of their device (the maps' dev column)
+ * @dev_minor:	minor number of it
  * @reserved:	zero
  *
  * What SysV's shmid_ds has besides permissions and size (shm_cpid,
  * shm_lpid, shm_atime, shm_dtime, shm_ctime), for ipcs -p and -t and for
- * finding abandoned segments.
+ * finding abandoned segments; and what finds the segment's mappings in
+ * /proc/PID/maps. A file bound to a segment shows "shmdev-id:" and the id
+ * in /proc/PID/fdinfo.
  */
 struct shmdev_stat {
 	__u64 id;
@@ -429,7 +435,10 @@ struct shmdev_stat {
 	__u32 nr_files;
 	__u32 nr_maps;
 	char  name[SHMDEV_NAME_MAX];
-	__u64 reserved[4];
+	__u64 ino;
+	__u32 dev_major;
+	__u32 dev_minor;
+	__u64 reserved[2];
 };
 
 /* shmdev_list.flags */
