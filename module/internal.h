@@ -68,9 +68,9 @@ struct shmdev_ns_limits {
  *		charged with it until it is freed; constant
  * @stat_lock:	guards @lpid
  * @cpid:	the process that created it; constant
- * @lpid:	the process that last attached or detached it, or NULL
+ * @lpid:	the process that last attached or detached it
  * @crtime:	creation time (seconds since the Epoch); constant
- * @atime:	last ATTACH, or 0; WRITE_ONCE()
+ * @atime:	last CREATE or ATTACH; WRITE_ONCE()
  * @dtime:	last release of a bound file, or 0; WRITE_ONCE()
  * @chtime:	last change (creation, SETPERM, RESIZE, ADD_SEALS);
  *		WRITE_ONCE()

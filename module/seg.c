@@ -864,7 +864,10 @@ struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
 	seg->ns_limits = l;
 	spin_lock_init(&seg->stat_lock);
 	seg->cpid = get_pid(task_tgid(current));
+	/* CREATE binds the creator's file: its first attach. */
+	seg->lpid = get_pid(seg->cpid);
 	seg->crtime = ktime_get_real_seconds();
+	seg->atime = seg->crtime;
 	seg->chtime = seg->crtime;
 	seg->mode = mode;
 	strscpy(seg->name, name, sizeof(seg->name));

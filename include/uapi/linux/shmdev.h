@@ -398,10 +398,11 @@ struct shmdev_limits {
  * @id:		segment identifier
  * @cpid:	process that created the segment, as seen from the caller's
  *		PID namespace; 0 if it is not visible there
- * @lpid:	process that last attached or detached it (ATTACH, or the
- *		release of a file bound to it), as @cpid; 0 if none did yet
+ * @lpid:	process that last attached or detached it, as @cpid: CREATE
+ *		and ATTACH bind a file to the segment (an attach), the
+ *		release of such a file is a detach
  * @crtime:	creation time, in seconds since the Epoch
- * @atime:	time of the last ATTACH, or 0
+ * @atime:	time of the last attach (CREATE or ATTACH)
  * @dtime:	time of the last detach (a bound file released), or 0
  * @chtime:	time of the last change: creation, SETPERM, RESIZE or
  *		ADD_SEALS
