@@ -41,6 +41,8 @@ set -euo pipefail
 PROG="pkg-check"
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/lib-quickstart.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-quickstart.sh"
 
 ROOT=$SHMDEV_ROOT
 WORK=$SHMDEV_BUILD/pkg-check
@@ -48,7 +50,7 @@ SID_KVERS=()
 VERSION=$(cat "$ROOT/VERSION")
 CHROOT_SUITE=bookworm
 CHROOT_MIRROR=${CHROOT_MIRROR:-http://deb.debian.org/debian}
-HOST_PACKAGES=(dkms dh-dkms debhelper dpkg-dev fakeroot lintian debootstrap
+HOST_PACKAGES=(dkms dh-dkms debhelper dpkg-dev fakeroot lintian debootstrap e2fsprogs
 	pkg-config gcc make libc6-dev kmod xz-utils zstd)
 # The VM gets no selftests: nothing of them is tested here.
 SELFTESTS_OUT=$WORK/no-selftests
@@ -769,6 +771,20 @@ main() {
 		fi
 		chroot_remove "$CHROOT_DIR"
 		CHROOT_DIR=
+		phase_end
+	fi
+
+	if [[ ${PKG_CHECK_QUICKSTART:-1} == 0 ]]; then
+		skip quickstart "PKG_CHECK_QUICKSTART=0"
+	elif ((${#KVERS[@]} == 0)); then
+		skip quickstart "$NO_HOST_KERNEL"
+	else
+		phase_begin "README Quick start on a booted Debian 12"
+		run_test "quickstart_image_${CHROOT_SUITE}_${KVERS[0]}" qs_prepare "${KVERS[0]}"
+		if [[ -s $(qs_tarball "${KVERS[0]}") ]]; then
+			run_test quickstart_vm_boots_and_powers_off qs_run "${KVERS[0]}"
+			qs_report
+		fi
 		phase_end
 	fi
 
