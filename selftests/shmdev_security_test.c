@@ -3742,6 +3742,13 @@ TEST_F(shmdev, newfd_file_keeps_access_of_rdonly_device_file)
 
 #define NS_PAGES(n)	((uint64_t)(n) * (uint64_t)sysconf(_SC_PAGESIZE))
 
+/* Runs @fn in a child as root, which unshare(CLONE_NEWIPC) needs. */
+#define RUN_IPCNS_ROOT_CHILD(fn) do {					\
+	if (geteuid() != 0)						\
+		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");	\
+	EXPECT_EQ(0, run_child(NULL, fn, NULL));			\
+} while (0)
+
 /* The limits in force and usage of the caller's IPC namespace. */
 static struct shmdev_limits ns_limits(void)
 {
@@ -3814,9 +3821,7 @@ static int ns_usage_child(void *data)
 
 TEST_F(shmdev, ns_limits_start_as_module_params_and_count_usage)
 {
-	if (geteuid() != 0)
-		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");
-	EXPECT_EQ(0, run_child(NULL, ns_usage_child, NULL));
+	RUN_IPCNS_ROOT_CHILD(ns_usage_child);
 }
 
 /*
@@ -3882,9 +3887,7 @@ static int ns_full_child(void *data)
 
 TEST_F(shmdev, ns_limits_bound_the_namespace_not_the_host)
 {
-	if (geteuid() != 0)
-		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");
-	EXPECT_EQ(0, run_child(NULL, ns_full_child, NULL));
+	RUN_IPCNS_ROOT_CHILD(ns_full_child);
 }
 
 /*
@@ -3993,9 +3996,7 @@ static int ns_capped_child(void *data)
 
 TEST_F(shmdev, ns_limits_capped_by_module_params)
 {
-	if (geteuid() != 0)
-		SKIP(return, "needs root for unshare(CLONE_NEWIPC)");
-	EXPECT_EQ(0, run_child(NULL, ns_capped_child, NULL));
+	RUN_IPCNS_ROOT_CHILD(ns_capped_child);
 }
 
 TEST_F(shmdev, ns_limits_rejects_bad_input_and_readonly_files)

@@ -2833,6 +2833,26 @@ static void bench_ring(void)
 	group_run(g, "stream-64k");
 }
 
+/*
+ * Into @s: the span of the measurements of workers 0 to @n - 1, from the
+ * first start to the last end, and the sum of their faults.
+ */
+static void workers_span(struct sample *s, int n)
+{
+	uint64_t t0 = UINT64_MAX, t1 = 0, flt = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (cres[i].t0 < t0)
+			t0 = cres[i].t0;
+		if (cres[i].t1 > t1)
+			t1 = cres[i].t1;
+		flt += cres[i].minflt;
+	}
+	s->ns = t1 - t0;
+	s->minflt = flt;
+}
+
 /* manyproc: processes fault the same segment in at once */
 
 static __noreturn void manyproc_child(const struct seg *pg,
@@ -2867,7 +2887,6 @@ static __noreturn void manyproc_child(const struct seg *pg,
 
 static int run_manyproc(struct bcase *c, struct sample *s)
 {
-	uint64_t t0 = UINT64_MAX, t1 = 0, flt = 0;
 	pid_t pids[MANYPROC_NR];
 	int bar[2], i, nr = 0, ret = 0, bad = 0;
 	struct meter m;
@@ -2908,15 +2927,7 @@ static int run_manyproc(struct bcase *c, struct sample *s)
 		return bc_fail(c, ret, "fork");
 	if (bad)
 		return -1;
-	for (i = 0; i < MANYPROC_NR; i++) {
-		if (cres[i].t0 < t0)
-			t0 = cres[i].t0;
-		if (cres[i].t1 > t1)
-			t1 = cres[i].t1;
-		flt += cres[i].minflt;
-	}
-	s->ns = t1 - t0;
-	s->minflt = flt;
+	workers_span(s, MANYPROC_NR);
 	return 0;
 }
 
@@ -3036,7 +3047,6 @@ static bool scale_collect(int fd, int n)
 
 static int run_scale(struct bcase *c, struct sample *s)
 {
-	uint64_t t0 = UINT64_MAX, t1 = 0, flt = 0;
 	int go[2], post[2], bye[2], i, nr = 0, ret = 0, bad = 0;
 	long pt_before = -1, pt_after = -1;
 	pid_t pids[SCALE_NR];
@@ -3097,15 +3107,7 @@ static int run_scale(struct bcase *c, struct sample *s)
 	if (pt_before < 0 || pt_after < 0)
 		return bc_failmsg(c, "no PageTables in /proc/meminfo",
 				  "pagetables");
-	for (i = 0; i < SCALE_NR; i++) {
-		if (cres[i].t0 < t0)
-			t0 = cres[i].t0;
-		if (cres[i].t1 > t1)
-			t1 = cres[i].t1;
-		flt += cres[i].minflt;
-	}
-	s->ns = t1 - t0;
-	s->minflt = flt;
+	workers_span(s, SCALE_NR);
 	xround(c, "\"pagetables_kb\":%ld", pt_after - pt_before);
 	return 0;
 }

@@ -434,6 +434,19 @@ static int cmd_create(int argc, char **argv)
 	return 0;
 }
 
+/* Widens the NAME and OWNER columns of list for @name and @uid. */
+static void widen_columns(const char *name, uint32_t uid, int *name_w,
+			  int *owner_w)
+{
+	char owner[64];
+
+	user_name(uid, owner, sizeof(owner));
+	if ((int)strlen(name) > *name_w)
+		*name_w = strlen(name);
+	if ((int)strlen(owner) > *owner_w)
+		*owner_w = strlen(owner);
+}
+
 /* A time for list -t: local date and time, or "-" for never. */
 static void format_time(int64_t t, char *buf, size_t len)
 {
@@ -476,13 +489,9 @@ static int list_stat(void)
 		free(v);
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
-		user_name(v[i].uid, owner, sizeof(owner));
-		if ((int)strlen(v[i].name) > name_w)
-			name_w = strlen(v[i].name);
-		if ((int)strlen(owner) > owner_w)
-			owner_w = strlen(owner);
-	}
+	/* Columns as wide as their widest entry. */
+	for (i = 0; i < n; i++)
+		widen_columns(v[i].name, v[i].uid, &name_w, &owner_w);
 	printf("%-8s %-*s %-*s", "ID", name_w, "NAME", owner_w, "OWNER");
 	if (opts.pids)
 		printf(" %8s %8s", "CPID", "LPID");
@@ -539,13 +548,8 @@ static int cmd_list(int argc, char **argv)
 		return 0;
 	}
 	/* Columns as wide as their widest entry. */
-	for (i = 0; i < n; i++) {
-		user_name(v[i].uid, owner, sizeof(owner));
-		if ((int)strlen(v[i].name) > name_w)
-			name_w = strlen(v[i].name);
-		if ((int)strlen(owner) > owner_w)
-			owner_w = strlen(owner);
-	}
+	for (i = 0; i < n; i++)
+		widen_columns(v[i].name, v[i].uid, &name_w, &owner_w);
 	printf("%-8s %-*s %8s %-*s %-4s %5s %8s %s\n", "ID", name_w, "NAME",
 	       "SIZE", owner_w, "OWNER", "MODE", "FILES", "MAPPINGS", "SEALS");
 	for (i = 0; i < n; i++) {

@@ -32,6 +32,19 @@ skip() {
 	echo "ok $n - $1 # SKIP $2"
 }
 
+# wait_in_use NAME COLUMN: waits (10 s at most) until column COLUMN of
+# NAME's line in "shmdev-ctl list" (6: files, 7: mappings) is at least 1.
+wait_in_use() {
+	tries=0
+	while [ $tries -lt 100 ]; do
+		v=$("$CTL" list | awk -v n="$1" -v c="$2" '$2 == n { print $c }')
+		[ "${v:-0}" -ge 1 ] && return 0
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	return 1
+}
+
 # run WANT_STATUS CMD...: runs CMD with stdout in $T/out, stderr in $T/err;
 # true if it exited with WANT_STATUS.
 run() {
@@ -396,13 +409,7 @@ if "$CTL" list -p >/dev/null 2>&1; then
 	"$CTL" write "$N-w" <"$T/fifo-w" &
 	writer=$!
 	exec 5>"$T/fifo-w"
-	tries=0
-	while [ $tries -lt 100 ]; do
-		maps=$("$CTL" list | awk -v n="$N-w" '$2 == n { print $7 }')
-		[ "${maps:-0}" -ge 1 ] && break
-		sleep 0.1
-		tries=$((tries + 1))
-	done
+	wait_in_use "$N-w" 7
 	check who_succeeds 0 "$CTL" who "$N-w"
 	if [ "$(head -n1 "$T/out" | tr -s ' ')" = "PID USER COMMAND FDS MAPPINGS" ] &&
 		grep -q '^[0-9]* *root *shmdev-ctl *[0-9]*(rw) *1$' "$T/out" &&
@@ -451,13 +458,7 @@ if [ $ROOT -eq 1 ] && id tester >/dev/null 2>&1 &&
 	$AS "'$CTL' write '$N-s' <'$T/fifo'" &
 	holder=$!
 	exec 4>"$T/fifo"
-	tries=0
-	while [ $tries -lt 100 ]; do
-		files=$("$CTL" list | awk -v n="$N-s" '$2 == n { print $6 }')
-		[ "${files:-0}" -ge 1 ] && break
-		sleep 0.1
-		tries=$((tries + 1))
-	done
+	wait_in_use "$N-s" 6
 	check prune_succeeds 0 $AS "'$CTL' prune"
 	if grep -qx "removed $N-u" "$T/out" &&
 		! grep -q "$N-s" "$T/out"; then
