@@ -1735,7 +1735,7 @@ static void check_list_einval(struct __test_metadata *_metadata,
 
 TEST_F(shmdev, list_flags_nonzero_einval)
 {
-	struct shmdev_list arg = { .flags = 1 };
+	struct shmdev_list arg = { .flags = 1U << 5 };
 
 	check_list_einval(_metadata, self, &arg);
 }
