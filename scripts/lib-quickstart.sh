@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2153
 # SPDX-License-Identifier: GPL-2.0
 #
 # The README's Quick start, followed literally on a booted Debian 12
@@ -19,6 +19,8 @@
 # there (the package lists stay in the image for it).
 
 QS_USER_DEFAULT=alice
+
+# (WORK, ROOT and the chroot helpers are pkg-check.sh's.)
 
 # The packages the image holds beyond the DKMS chroot's (chroot_packages).
 qs_packages() {
@@ -94,6 +96,7 @@ qs_extract() {
 	user=$(awk '{ print $4 }' "$dir/group.sh")
 	printf '%s\n' "${user:-$QS_USER_DEFAULT}" >"$dir/user"
 	qs_blocks "$readme" "Use from C" c | qs_block 1 >"$dir/prog.c"
+	# shellcheck disable=SC2016 # the backquotes of Markdown
 	sed -n '/^## Use from C/,/^## /p' "$readme" | tr '\n' ' ' |
 		grep -o '`cc prog\.c [^`]*`' | head -n 1 | tr -d '`' >"$dir/build.sh"
 	local f

@@ -318,6 +318,7 @@ if "$CTL" list -p >/dev/null 2>&1; then
 	line=$(grep " $N-s " "$T/out")
 	# ID NAME OWNER CPID LPID: the creator, which also detached last
 	# (its file went when it exited).
+	# shellcheck disable=SC2086 # the columns
 	set -- $line
 	if [ "$(head -n1 "$T/out" | tr -s ' ')" = "ID NAME OWNER CPID LPID" ] &&
 		[ "$4" -gt 0 ] && [ "$5" -eq "$4" ]; then
@@ -440,9 +441,9 @@ fi
 # --dry-run and --unused-for leave them.
 if [ $ROOT -eq 1 ] && id tester >/dev/null 2>&1 &&
 	"$CTL" list -p >/dev/null 2>&1; then
-	AS="su -s /bin/sh tester -c"
-	$AS "'$CTL' create '$N-u' 4K && '$CTL' create '$N-s' 4K"
-	check prune_dry_run 0 $AS "'$CTL' prune --dry-run"
+	as_tester() { su -s /bin/sh tester -c "$1"; }
+	as_tester "'$CTL' create '$N-u' 4K && '$CTL' create '$N-s' 4K"
+	check prune_dry_run 0 as_tester "'$CTL' prune --dry-run"
 	if grep -qx "would remove $N-u" "$T/out"; then
 		ok prune_dry_run_names_unused
 	else
@@ -450,16 +451,16 @@ if [ $ROOT -eq 1 ] && id tester >/dev/null 2>&1 &&
 	fi
 	check prune_dry_run_removed_nothing 0 "$CTL" info "$N-u"
 	check prune_unused_for_leaves_recent 0 \
-		$AS "'$CTL' prune --unused-for 1d"
+		as_tester "'$CTL' prune --unused-for 1d"
 	check prune_unused_for_recent_still_there 0 "$CTL" info "$N-u"
 	# shmdev-ctl write keeps $N-s open while it waits for input.
 	mkfifo "$T/fifo"
 	chmod 0666 "$T/fifo"
-	$AS "'$CTL' write '$N-s' <'$T/fifo'" &
+	as_tester "'$CTL' write '$N-s' <'$T/fifo'" &
 	holder=$!
 	exec 4>"$T/fifo"
 	wait_in_use "$N-s" 6
-	check prune_succeeds 0 $AS "'$CTL' prune"
+	check prune_succeeds 0 as_tester "'$CTL' prune"
 	if grep -qx "removed $N-u" "$T/out" &&
 		! grep -q "$N-s" "$T/out"; then
 		ok prune_removed_only_unused
@@ -470,7 +471,7 @@ if [ $ROOT -eq 1 ] && id tester >/dev/null 2>&1 &&
 	check prune_removed_unused 1 "$CTL" info "$N-u"
 	exec 4>&-
 	wait $holder
-	check prune_removes_it_once_closed 0 $AS "'$CTL' prune"
+	check prune_removes_it_once_closed 0 as_tester "'$CTL' prune"
 	check prune_removed_closed_segment 1 "$CTL" info "$N-s"
 else
 	skip prune_dry_run "needs root, user tester and SHMDEV_IOC_STAT"
