@@ -589,17 +589,17 @@ static long shmdev_ioc_limits(struct file *file,
 		return -EBADF;
 
 	mutex_lock(&shmdev_lock);
-	limits = shmdev_current_limits();
-	if (arg.flags) {
+	if (!arg.flags) {
+		/* Reading makes no scope: NULL reads the module's. */
+		limits = shmdev_current_limits();
+	} else if (!shmdev_may_lower_limits()) {
+		ret = -EPERM;
+	} else {
 		scope = shmdev_scope_get();
 		limits = scope ? shmdev_scope_limits(scope) : NULL;
-		if (!limits)
-			ret = -ENOMEM;
-		else if (!shmdev_may_lower_limits())
-			ret = -EPERM;
-		else
-			ret = shmdev_set_limits(limits, &arg,
-						shmdev_may_raise_limits());
+		ret = limits ? shmdev_set_limits(limits, &arg,
+						 shmdev_may_raise_limits()) :
+			       -ENOMEM;
 	}
 	if (!ret)
 		shmdev_get_limits(limits, &arg);

@@ -22,10 +22,10 @@ QS_USER_DEFAULT=alice
 
 # (WORK, ROOT and the chroot helpers are pkg-check.sh's.)
 
-# The packages the image holds beyond the DKMS chroot's (chroot_packages).
+# The packages the image holds beyond the DKMS chroot's (chroot_packages,
+# which has the README apt-get line's dkms and headers already).
 qs_packages() {
-	printf '%s\n' dkms build-essential "linux-headers-$1" "linux-image-$1" \
-		udev kmod pkg-config
+	printf '%s\n' build-essential "linux-image-$1" udev kmod
 }
 
 qs_tarball() {
@@ -49,23 +49,15 @@ qs_prepare() {
 	# shellcheck disable=SC2064
 	trap "chroot_remove '$dir'" EXIT
 	tar -C "$dir" --zstd -xf "$(chroot_tarball "$kver")"
-	mount -t proc proc "$dir/proc"
-	mount --bind /var/cache/apt/archives "$dir/var/cache/apt/archives"
-	chroot "$dir" apt-get update -q >"$WORK/logs/quickstart-image.log" 2>&1
 	# shellcheck disable=SC2046
-	DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -q \
-		--no-install-recommends $(qs_packages "$kver") \
-		>>"$WORK/logs/quickstart-image.log" 2>&1 ||
-		{ tail -n 30 "$WORK/logs/quickstart-image.log" >&2; return 1; }
+	chroot_apt_install "$dir" "$WORK/logs/quickstart-image.log" \
+		$(qs_packages "$kver")
 	[[ -s $dir/boot/initrd.img-$kver && -s $dir/boot/vmlinuz-$kver ]] ||
 		{ echo "no kernel or initramfs in the image"; return 1; }
 	chroot "$dir" adduser --disabled-password --gecos '' "$QS_USER_DEFAULT" \
 		>>"$WORK/logs/quickstart-image.log" 2>&1
-	chroot_umount "$dir"
 	# The package lists stay: the README's apt-get line needs them.
-	rm -f "$dir"/var/cache/apt/*.bin
-	tar -C "$dir" --zstd -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-	log "cached: $tarball ($(du -h "$tarball" | cut -f1))"
+	chroot_pack "$dir" "$tarball"
 }
 
 # qs_blocks FILE SECTION LANG: the fenced LANG blocks of SECTION (a "## "

@@ -528,15 +528,31 @@ make_chroot_tarball() {
 	rm -f "$dir/etc/apt/sources.list"
 	cp /etc/apt/sources.list.d/debian.sources "$dir/etc/apt/sources.list.d/" 2>/dev/null ||
 		printf 'deb %s %s main\n' "$CHROOT_MIRROR" "$CHROOT_SUITE" >"$dir/etc/apt/sources.list"
+	# shellcheck disable=SC2046
+	INITRD=No chroot_apt_install "$dir" "$WORK/logs/debootstrap.log" \
+		$(chroot_packages "$kver")
+	rm -rf "$dir"/var/lib/apt/lists/*
+	chroot_pack "$dir" "$tarball"
+}
+
+# chroot_apt_install DIR LOG PACKAGE...: apt-get install in the chroot DIR
+# (its own package lists, the host's download cache), output to LOG.
+chroot_apt_install() {
+	local dir=$1 log=$2
+	shift 2
 	mount -t proc proc "$dir/proc"
 	mount --bind /var/cache/apt/archives "$dir/var/cache/apt/archives"
-	chroot "$dir" apt-get update -q >>"$WORK/logs/debootstrap.log" 2>&1
-	DEBIAN_FRONTEND=noninteractive INITRD=No chroot "$dir" apt-get install -y -q \
-		--no-install-recommends $(chroot_packages "$kver") \
-		>>"$WORK/logs/debootstrap.log" 2>&1 ||
-		{ tail -n 30 "$WORK/logs/debootstrap.log" >&2; return 1; }
+	chroot "$dir" apt-get update -q >>"$log" 2>&1
+	DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -q \
+		--no-install-recommends "$@" >>"$log" 2>&1 ||
+		{ tail -n 30 "$log" >&2; return 1; }
+}
+
+# chroot_pack DIR TARBALL: the chroot DIR, unmounted, into the cache.
+chroot_pack() {
+	local dir=$1 tarball=$2
 	chroot_umount "$dir"
-	rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin
+	rm -f "$dir"/var/cache/apt/*.bin
 	tar -C "$dir" --zstd -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
 	log "cached: $tarball ($(du -h "$tarball" | cut -f1))"
 }

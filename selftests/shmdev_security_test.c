@@ -1375,45 +1375,54 @@ TEST_F(shmdev, setperm_chown_makes_other_user_owner)
 }
 
 /*
+ * user_a creates @c->name (mode 0644) and gives it to user_b with @op;
+ * @e then expects user_b as owner, user_a's group, and an unlink that works.
+ */
+static void give_to_user_b(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(shmdev) *self, struct create_arg *c,
+			   struct perm_op *op, struct owner_expect *e)
+{
+	*c = (struct create_arg){ .mode = 0644, .name = new_name(self) };
+	*op = (struct perm_op){
+		.name = c->name, .flags = SHMDEV_SETPERM_UID,
+		.uid = user_b.uid,
+	};
+	*e = (struct owner_expect){
+		.name = c->name, .uid = user_b.uid, .gid = user_a.gid,
+		.unlink = 0,
+	};
+	ASSERT_EQ(0, run_child(&user_a, create_child, c));
+	EXPECT_EQ(0, run_child(&user_a, setperm_child, op));
+}
+
+/*
  * As IPC_SET: the owner may give the segment to another user, who may then
  * unlink it; and as with SysV, the creator keeps control of what it gave.
  */
 TEST_F(shmdev, setperm_owner_can_give_segment_away)
 {
-	struct create_arg c = { .mode = 0644 };
-	struct perm_op op = {
-		.flags = SHMDEV_SETPERM_UID, .uid = user_b.uid,
-	};
-	struct owner_expect e = {
-		.uid = user_b.uid, .gid = user_a.gid, .unlink = 0,
-	};
 	const char *reason = no_other_users();
+	struct owner_expect e;
+	struct create_arg c;
+	struct perm_op op;
 
 	if (reason)
 		SKIP(return, "%s", reason);
-	c.name = op.name = e.name = new_name(self);
-	ASSERT_EQ(0, run_child(&user_a, create_child, &c));
-	EXPECT_EQ(0, run_child(&user_a, setperm_child, &op));
+	give_to_user_b(_metadata, self, &c, &op, &e);
 	EXPECT_EQ(0, run_child(&user_b, owner_expect_child, &e));
 	EXPECT_EQ(-ENOENT, mode_of(c.name));
 }
 
 TEST_F(shmdev, creator_keeps_control_after_giving_segment_away)
 {
-	struct create_arg c = { .mode = 0644 };
-	struct perm_op op = {
-		.flags = SHMDEV_SETPERM_UID, .uid = user_b.uid,
-	};
-	struct owner_expect e = {
-		.uid = user_b.uid, .gid = user_a.gid, .unlink = 0,
-	};
 	const char *reason = no_other_users();
+	struct owner_expect e;
+	struct create_arg c;
+	struct perm_op op;
 
 	if (reason)
 		SKIP(return, "%s", reason);
-	c.name = op.name = e.name = new_name(self);
-	ASSERT_EQ(0, run_child(&user_a, create_child, &c));
-	EXPECT_EQ(0, run_child(&user_a, setperm_child, &op));
+	give_to_user_b(_metadata, self, &c, &op, &e);
 	/* No longer the owner, user_a still changes the mode ... */
 	op.flags = SHMDEV_SETPERM_MODE;
 	op.mode = 0640;

@@ -1536,20 +1536,34 @@ static int seg_create_filled(struct bcase *c, struct seg *g, bool named)
 	return 0;
 }
 
-/* pswpout of /proc/vmstat: pages written to swap so far, or -1. */
-static long long pages_swapped_out(void)
+/*
+ * The number after @key on its line of the /proc file @path (vmstat's
+ * "pswpout ", meminfo's "PageTables:"), or -1.
+ */
+static long long proc_value(const char *path, const char *key)
 {
-	char line[128];
+	size_t len = strlen(key);
 	long long val = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
+	char line[128];
+	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "pswpout %lld", &val) == 1)
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len)) {
+			if (sscanf(line + len, "%lld", &val) != 1)
+				val = -1;
 			break;
+		}
+	}
 	fclose(f);
 	return val;
+}
+
+/* pswpout of /proc/vmstat: pages written to swap so far, or -1. */
+static long long pages_swapped_out(void)
+{
+	return proc_value("/proc/vmstat", "pswpout ");
 }
 
 /*
@@ -2962,19 +2976,9 @@ static void bench_manyproc(void)
 /* scale: many processes map one large segment and read all of it */
 
 /* PageTables of /proc/meminfo in KiB, or -1. */
-static long pagetables_kb(void)
+static long long pagetables_kb(void)
 {
-	char line[128];
-	long val = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "PageTables: %ld kB", &val) == 1)
-			break;
-	fclose(f);
-	return val;
+	return proc_value("/proc/meminfo", "PageTables:");
 }
 
 /* One byte on @fd: "ready" or "mapped" for the parent to count. */
@@ -3048,7 +3052,7 @@ static bool scale_collect(int fd, int n)
 static int run_scale(struct bcase *c, struct sample *s)
 {
 	int go[2], post[2], bye[2], i, nr = 0, ret = 0, bad = 0;
-	long pt_before = -1, pt_after = -1;
+	long long pt_before = -1, pt_after = -1;
 	pid_t pids[SCALE_NR];
 	struct meter m;
 	struct seg g;
@@ -3108,7 +3112,7 @@ static int run_scale(struct bcase *c, struct sample *s)
 		return bc_failmsg(c, "no PageTables in /proc/meminfo",
 				  "pagetables");
 	workers_span(s, SCALE_NR);
-	xround(c, "\"pagetables_kb\":%ld", pt_after - pt_before);
+	xround(c, "\"pagetables_kb\":%lld", pt_after - pt_before);
 	return 0;
 }
 
