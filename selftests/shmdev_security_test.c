@@ -4013,6 +4013,7 @@ TEST_F(shmdev, ns_limits_rejects_bad_input_and_readonly_files)
 	struct shmdev_limits lim;
 	int ro;
 
+	EXPECT_EQ(-EFAULT, st_limits(self->fd, NULL));
 	memset(&lim, 0, sizeof(lim));
 	lim.flags = 1U << 3;
 	EXPECT_EQ(-EINVAL, st_limits(self->fd, &lim));

@@ -1867,6 +1867,8 @@ TEST_F(shmdev, stat_reports_creator_attacher_and_times)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-ENODEV, st_stat(fd, &st));
 	close(fd);
+	/* A bad pointer for a bound file. */
+	EXPECT_EQ(-EFAULT, st_ioctl(self->fd, SHMDEV_IOC_STAT, NULL));
 }
 
 /* In a new PID namespace: who is visible there, and as what. */
