@@ -2,10 +2,11 @@
 /*
  * /dev/shmdev: named, permissioned shared-memory segments.
  *
- * Opening the device gives an unbound file. SHMDEV_IOC_CREATE or
- * SHMDEV_IOC_ATTACH binds it to one segment for the rest of its life by
- * storing a segment file in ->private_data; mmap() then maps the segment
- * through that segment file. Named segments stay in the name table until
+ * Opening the device gives an unbound file, whose ->private_data is a
+ * struct shmdev_handle. SHMDEV_IOC_CREATE or SHMDEV_IOC_ATTACH binds it to
+ * one segment for the rest of its life by storing a segment file in the
+ * handle; mmap() then maps the segment through that segment file, and
+ * poll() waits on its doorbells (bell.c). Named segments stay in the name table until
  * SHMDEV_IOC_UNLINK, the death of their IPC namespace, or module unload.
  *
  * The name table is names.c's, the permission checks perm.c's, the limits
@@ -42,21 +43,42 @@
 			 SHMDEV_FEAT_HUGE | SHMDEV_FEAT_PREMAP | \
 			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
 			 SHMDEV_FEAT_LOCKED | SHMDEV_FEAT_DEV_ACCESS | \
-			 SHMDEV_FEAT_NS_LIMITS | SHMDEV_FEAT_STAT)
+			 SHMDEV_FEAT_NS_LIMITS | SHMDEV_FEAT_STAT | \
+			 SHMDEV_FEAT_DOORBELL)
+
+/**
+ * struct shmdev_handle - what a /dev/shmdev file holds
+ * @segfile:	the segment file it is bound to, or NULL; set once, under
+ *		shmdev_lock, and read locklessly
+ * @bells:	its view of the segment's doorbells, set up before @segfile
+ */
+struct shmdev_handle {
+	struct file		*segfile;
+	struct shmdev_file_bells bells;
+};
+
+static struct shmdev_handle *shmdev_handle(struct file *file)
+{
+	return file->private_data;
+}
 
 /* The segment file a device file is bound to, or NULL. */
 static struct file *shmdev_bound(struct file *file)
 {
 	/* Pairs with shmdev_bind(): the segment file is fully set up. */
-	return smp_load_acquire(&file->private_data);
+	return smp_load_acquire(&shmdev_handle(file)->segfile);
 }
 
 static void shmdev_bind(struct file *file, struct file *segfile)
 {
+	struct shmdev_handle *h = shmdev_handle(file);
+	struct shmdev_seg *seg = shmdev_file_seg(segfile);
+
 	lockdep_assert_held(&shmdev_lock);
-	atomic_inc(&shmdev_file_seg(segfile)->nr_files);
+	atomic_inc(&seg->nr_files);
+	shmdev_bells_bind(&h->bells, seg);
 	/* Pairs with shmdev_bound(): publish only a fully set-up file. */
-	smp_store_release(&file->private_data, segfile);
+	smp_store_release(&h->segfile, segfile);
 }
 
 static long shmdev_ioc_version(struct shmdev_version __user *uarg)
@@ -131,20 +153,32 @@ static int shmdev_open_new_file(struct file **filep, int *fdp)
 {
 	/* No more access than the file the ioctl came through. */
 	int flags = (*filep)->f_mode & FMODE_WRITE ? O_RDWR : O_RDONLY;
+	struct shmdev_handle *h;
 	struct file *file;
-	int fd;
+	int fd, err;
 
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return -ENOMEM;
 	fd = get_unused_fd_flags(O_CLOEXEC);
-	if (fd < 0)
-		return fd;
-	file = anon_inode_getfile("[shmdev]", &shmdev_fops, NULL, flags);
+	if (fd < 0) {
+		err = fd;
+		goto err_free_handle;
+	}
+	file = anon_inode_getfile("[shmdev]", &shmdev_fops, h, flags);
 	if (IS_ERR(file)) {
-		put_unused_fd(fd);
-		return PTR_ERR(file);
+		err = PTR_ERR(file);
+		goto err_put_fd;
 	}
 	*filep = file;
 	*fdp = fd;
 	return 0;
+
+err_put_fd:
+	put_unused_fd(fd);
+err_free_handle:
+	kfree(h);
+	return err;
 }
 
 /* Returns the new descriptor, or @err after dropping file and descriptor. */
@@ -609,6 +643,39 @@ static long shmdev_ioc_limits(struct file *file,
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 
+static long shmdev_ioc_ring(struct file *file, struct shmdev_bell __user *uarg)
+{
+	struct file *segfile = shmdev_bound(file);
+	struct shmdev_bell arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (!segfile)
+		return -ENODEV;
+	/* A read-only attach changes nothing that writers see. */
+	if (!(segfile->f_mode & FMODE_WRITE))
+		return -EPERM;
+	return shmdev_bells_ring(shmdev_file_seg(segfile), &arg);
+}
+
+static long shmdev_ioc_ack(struct file *file, struct shmdev_ack __user *uarg)
+{
+	struct file *segfile = shmdev_bound(file);
+	struct shmdev_ack arg;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (!segfile)
+		return -ENODEV;
+	ret = shmdev_bells_ack(&shmdev_handle(file)->bells,
+			       shmdev_file_seg(segfile), &arg);
+	if (ret)
+		return ret;
+	/* The counts are gone from the file: they must reach the caller. */
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
 /*
  * The ioctls that change something, which a file opened without write
  * access may not make (EBADF, as write() on it): with such a file one may
@@ -622,6 +689,7 @@ static bool shmdev_ioc_changes(unsigned int cmd)
 	case SHMDEV_IOC_RESIZE:
 	case SHMDEV_IOC_ADD_SEALS:
 	case SHMDEV_IOC_SETPERM:
+	case SHMDEV_IOC_RING:
 		return true;
 	default:
 		return false;
@@ -660,6 +728,10 @@ static long shmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return shmdev_ioc_limits(file, uarg);
 	case SHMDEV_IOC_STAT:
 		return shmdev_ioc_stat(file, uarg);
+	case SHMDEV_IOC_RING:
+		return shmdev_ioc_ring(file, uarg);
+	case SHMDEV_IOC_ACK:
+		return shmdev_ioc_ack(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -696,10 +768,24 @@ static void shmdev_show_fdinfo(struct seq_file *m, struct file *file)
 		   segfile->f_mode & FMODE_WRITE ? "rw" : "ro");
 }
 
+static __poll_t shmdev_poll(struct file *file, poll_table *pt)
+{
+	struct file *segfile = shmdev_bound(file);
+
+	if (!segfile)
+		return EPOLLERR;
+	return shmdev_bells_poll(file, &shmdev_handle(file)->bells, segfile,
+				 pt);
+}
+
 static int shmdev_open(struct inode *inode, struct file *file)
 {
-	/* misc_open() left the miscdevice here; unbound means NULL. */
-	file->private_data = NULL;
+	struct shmdev_handle *h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+
+	if (!h)
+		return -ENOMEM;
+	/* misc_open() left the miscdevice here: replace it by the handle. */
+	file->private_data = h;
 	return 0;
 }
 
@@ -708,10 +794,14 @@ static int shmdev_release(struct inode *inode, struct file *file)
 	struct file *segfile = shmdev_bound(file);
 
 	if (segfile) {
-		shmdev_seg_detached(shmdev_file_seg(segfile));
-		atomic_dec(&shmdev_file_seg(segfile)->nr_files);
+		struct shmdev_seg *seg = shmdev_file_seg(segfile);
+
+		shmdev_seg_detached(seg);
+		atomic_dec(&seg->nr_files);
+		shmdev_bells_wake_hangup(seg);
 		fput(segfile);
 	}
+	kfree(shmdev_handle(file));
 	return 0;
 }
 
@@ -722,6 +812,7 @@ static const struct file_operations shmdev_fops = {
 	.unlocked_ioctl	= shmdev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= shmdev_mmap,
+	.poll		= shmdev_poll,
 	.get_unmapped_area = shmdev_get_unmapped_area,
 	.llseek		= noop_llseek,
 	.show_fdinfo	= shmdev_show_fdinfo,
@@ -747,6 +838,8 @@ static void __init shmdev_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct shmdev_list) != 48);
 	BUILD_BUG_ON(sizeof(struct shmdev_limits) != 64);
 	BUILD_BUG_ON(sizeof(struct shmdev_stat) != 160);
+	BUILD_BUG_ON(sizeof(struct shmdev_bell) != 32);
+	BUILD_BUG_ON(sizeof(struct shmdev_ack) != 88);
 }
 
 static int __init shmdev_init(void)

@@ -11,9 +11,11 @@
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
+#include <linux/wait.h>
 
 #include <linux/shmdev.h>
 
@@ -82,6 +84,8 @@ struct shmdev_ns_limits {
  * @huge:	created with SHMDEV_CREATE_HUGE; constant
  * @locked_mm:	for a SHMDEV_CREATE_LOCKED segment, the creator's mm, whose
  *		locked_vm is charged the segment's size in pages; constant
+ * @bells:	rings of each doorbell since creation, modulo 2^64; atomic
+ * @bell_wq:	pollers of the files bound to the segment
  * @name:	NUL-terminated name, empty if anonymous; constant
  *
  * A segment lives while the name table or a segment file refers to it.
@@ -121,11 +125,34 @@ struct shmdev_seg {
 	atomic_t		nr_writable;
 	bool			huge;
 	struct mm_struct	*locked_mm;
+	atomic64_t		bells[SHMDEV_NR_BELLS];
+	wait_queue_head_t	bell_wq;
 	char			name[SHMDEV_NAME_MAX];
+};
+
+/**
+ * struct shmdev_file_bells - a bound file's view of its segment's doorbells
+ * @seen:	per doorbell, the count this file last acknowledged or was
+ *		bound at; atomic
+ * @watch:	the doorbells that make the file readable; READ_ONCE()
+ */
+struct shmdev_file_bells {
+	atomic64_t		seen[SHMDEV_NR_BELLS];
+	u32			watch;
 };
 
 /* Segments in existence, named or not. */
 extern atomic_t shmdev_nr_segments;
+
+/* bell.c */
+void shmdev_bells_init(struct shmdev_seg *seg);
+void shmdev_bells_bind(struct shmdev_file_bells *fb, struct shmdev_seg *seg);
+int shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg);
+int shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
+		     struct shmdev_ack *arg);
+__poll_t shmdev_bells_poll(struct file *file, struct shmdev_file_bells *fb,
+			   struct file *segfile, poll_table *pt);
+void shmdev_bells_wake_hangup(struct shmdev_seg *seg);
 
 /* limits.c: @l NULL means the module's limits only */
 void shmdev_ns_limits_init(struct shmdev_ns_limits *l);

@@ -175,6 +175,7 @@ void shmdev_unlink_locked(struct shmdev_seg *seg)
 	list_del_init(&seg->scope_node);
 	seg->scope = NULL;
 	WRITE_ONCE(seg->linked, false);
+	shmdev_bells_wake_hangup(seg);
 }
 
 /* Unlinks every segment of @scope. */

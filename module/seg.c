@@ -854,6 +854,7 @@ struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
 
 	refcount_set(&seg->refs, 1);
 	mutex_init(&seg->lock);
+	shmdev_bells_init(seg);
 	INIT_LIST_HEAD(&seg->scope_node);
 	seg->shmem_file = file;
 	seg->inode = inode;

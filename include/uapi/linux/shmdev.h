@@ -14,6 +14,9 @@
  * read while a group creates (0664, group shmdev), and a file made by a
  * NEWFD flag has the access of the file the ioctl came through.
  *
+ * A bound file can also be waited on with poll(), epoll or io_uring: see
+ * the doorbells below.
+ *
  * Every structure below has a fixed layout on 32- and 64-bit ABIs: fields are
  * __u32/__u64, padding is explicit and every reserved field must be zero on
  * input (the ioctl fails with EINVAL otherwise). The kernel zeroes every
@@ -60,6 +63,8 @@
 #define SHMDEV_FEAT_STAT	(1ULL << 15)	/* SHMDEV_IOC_STAT, */
 						/* SHMDEV_LIST_STAT, */
 						/* SHMDEV_UNLINK_IF_UNUSED */
+#define SHMDEV_FEAT_DOORBELL	(1ULL << 16)	/* poll(), SHMDEV_IOC_RING, */
+						/* SHMDEV_IOC_ACK */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -478,6 +483,84 @@ struct shmdev_list {
 	__u64 reserved[2];
 };
 
+/*
+ * Doorbells (SHMDEV_FEAT_DOORBELL): each segment has SHMDEV_NR_BELLS
+ * counters that any file bound to it read-write may ring (SHMDEV_IOC_RING)
+ * and that every file bound to it, read-only ones too, may wait on with
+ * poll(), select(), epoll or io_uring, so a process that can attach the
+ * segment can be woken through it with no other channel.
+ *
+ * Each bound file counts the rings of every doorbell from the moment it is
+ * bound, and is readable (EPOLLIN) while a doorbell it watches has been
+ * rung more times than the file has acknowledged: SHMDEV_IOC_ACK returns
+ * those counts and resets them, as read() on an eventfd does, so no ring
+ * is lost and none is reported twice. A file watches every doorbell until
+ * SHMDEV_ACK_WATCH chooses some. Counts are kept modulo 2^64.
+ *
+ * Files that share one open file description (after fork() or SCM_RIGHTS)
+ * share its counts: a waiter that must not miss a ring another waiter
+ * acknowledges needs a file of its own (attach again, or NEWFD).
+ *
+ * Ringing needs a file bound read-write (EPERM on a read-only attach), as
+ * every other change a process makes to a segment: a read-only attach
+ * never changes what writers see. A file bound read-write is always
+ * writable (EPOLLOUT), since ringing never blocks.
+ *
+ * A file whose named segment has been unlinked and which is the last file
+ * bound to it reports EPOLLHUP: no other attach can ring it any more
+ * (anonymous segments never do, their files being passed around as they
+ * are). An unbound file reports EPOLLERR.
+ */
+#define SHMDEV_NR_BELLS		8
+
+/**
+ * struct shmdev_bell - SHMDEV_IOC_RING argument
+ * @bell:	doorbell to ring, 0 to SHMDEV_NR_BELLS - 1
+ * @count:	rings to add, at least 1
+ * @flags:	zero
+ * @pad:	zero
+ * @reserved:	zero
+ *
+ * Adds @count to the doorbell and wakes every poller of the segment's
+ * files. EINVAL for a bad doorbell, count, flag or reserved field, EPERM
+ * for a read-only attach, ENODEV for an unbound file.
+ */
+struct shmdev_bell {
+	__u32 bell;
+	__u32 count;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/*
+ * shmdev_ack.flags
+ *   WATCH	first make @bells the doorbells that make this file readable
+ *		(at least one); until then it watches all of them
+ */
+#define SHMDEV_ACK_WATCH		(1U << 0)
+#define SHMDEV_ACK_FLAGS_MASK		SHMDEV_ACK_WATCH
+
+/**
+ * struct shmdev_ack - SHMDEV_IOC_ACK argument
+ * @bells:	bit n set acknowledges doorbell n; 0 means the doorbells the
+ *		file watches
+ * @flags:	SHMDEV_ACK_* bits
+ * @counts:	out: for each acknowledged doorbell, the rings since this
+ *		file last acknowledged it (or was bound); 0 for the others
+ * @reserved:	zero
+ *
+ * Returns and resets this file's counts. A read-only attach may
+ * acknowledge. EINVAL for a bell beyond SHMDEV_NR_BELLS or a bad flag or
+ * reserved field, ENODEV for an unbound file.
+ */
+struct shmdev_ack {
+	__u32 bells;
+	__u32 flags;
+	__u64 counts[SHMDEV_NR_BELLS];
+	__u64 reserved[2];
+};
+
 #define SHMDEV_IOC_MAGIC	0xD5
 
 #define SHMDEV_IOC_VERSION	_IOR(SHMDEV_IOC_MAGIC, 0x00, struct shmdev_version)
@@ -492,5 +575,7 @@ struct shmdev_list {
 #define SHMDEV_IOC_LIST		_IOWR(SHMDEV_IOC_MAGIC, 0x09, struct shmdev_list)
 #define SHMDEV_IOC_LIMITS	_IOWR(SHMDEV_IOC_MAGIC, 0x0a, struct shmdev_limits)
 #define SHMDEV_IOC_STAT		_IOR(SHMDEV_IOC_MAGIC, 0x0b, struct shmdev_stat)
+#define SHMDEV_IOC_RING		_IOW(SHMDEV_IOC_MAGIC, 0x0c, struct shmdev_bell)
+#define SHMDEV_IOC_ACK		_IOWR(SHMDEV_IOC_MAGIC, 0x0d, struct shmdev_ack)
 
 #endif /* _UAPI_LINUX_SHMDEV_H */
