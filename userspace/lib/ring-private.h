@@ -47,14 +47,16 @@ struct ring_hdr {
 	_Atomic uint64_t prod_pos;	/* SPSC: bytes; MPMC: next slot */
 	_Atomic uint32_t prod_ev;	/* futex consumers sleep on */
 	_Atomic uint32_t cons_sleepers;	/* consumers asleep on prod_ev */
-	uint8_t pad1[RING_CACHELINE - 16];
+	_Atomic uint32_t cons_bellwait;	/* a consumer waits on the doorbell */
+	uint8_t pad1[RING_CACHELINE - 20];
 
 	/* Written by consumers. */
 	_Atomic uint64_t cons_pos;	/* SPSC: bytes; MPMC: next slot */
 	_Atomic uint32_t cons_ev;	/* futex producers sleep on */
 	_Atomic uint32_t prod_sleepers;	/* producers asleep on cons_ev */
 	_Atomic uint64_t dropped;	/* messages lost to dead processes */
-	uint8_t pad2[RING_CACHELINE - 24];
+	_Atomic uint32_t prod_bellwait;	/* a producer waits on the doorbell */
+	uint8_t pad2[RING_CACHELINE - 28];
 
 	/* PIDs, 0 (never used) or PEER_DETACHED. */
 	_Atomic uint32_t producers[SHMDEV_RING_MAX_PEERS];

@@ -51,6 +51,15 @@
  * waker sees the sleeper and bumps and wakes the event word, or the sleeper
  * sees the progress; and a side nobody waits on makes no system call.
  *
+ * Doorbells: a process that waits in an event loop instead sets
+ * cons_bellwait (or prod_bellwait) and then looks at the ring again
+ * (shmdev_ring_poll_prepare()); the side that makes progress publishes it
+ * and then takes the flag with an exchange, and rings the segment's
+ * doorbell if it was set. The same argument as for sleepers shows that a
+ * waiter either sees the progress or is rung; taking the flag means one
+ * ring per wait, however many messages follow before the waiter runs. A
+ * stale flag (its waiter woke for another reason) costs one ring.
+ *
  * Nothing read from the shared region is trusted: the geometry is copied
  * into the caller's handle by shmdev_ring_attach() after it has been
  * checked against the region's length, and every counter, record length
@@ -69,9 +78,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <linux/shmdev.h>
 
 #include "libshmdev/ring.h"
 #include "futex-private.h"
@@ -96,11 +108,18 @@ struct ring_impl {
 	uint64_t peek_len;		/* payload bytes */
 	uint32_t pid[2];		/* PID registered per side, or 0 */
 	uint32_t magic;			/* RING_HANDLE_MAGIC when attached */
+	int32_t bell_fd;		/* with RING_DOORBELL: bound file */
+	uint32_t bell;			/* with RING_DOORBELL: data doorbell */
 };
 
 #define RING_HANDLE_MAGIC	0x52484e44U
 #define RING_RESERVED		(1U << 0)
 #define RING_PEEKED		(1U << 1)
+#define RING_DOORBELL		(1U << 2)	/* bell_fd and bell are set */
+
+/* Doorbell rung for the consumers (data) and the producers (room). */
+#define BELL_DATA(r)		((r)->bell)
+#define BELL_ROOM(r)		((r)->bell + 1)
 
 _Static_assert(sizeof(struct ring_impl) <= sizeof(struct shmdev_ring),
 	       "struct ring_impl fits in struct shmdev_ring");
@@ -309,23 +328,42 @@ static bool peers_gone(const struct ring_impl *r, int side)
 	return seen;
 }
 
-/* Wakes the sleepers of one side, if there are any. */
-static void ring_notify(_Atomic uint32_t *ev, _Atomic uint32_t *sleepers)
+static void ring_doorbell(const struct ring_impl *r, uint32_t bell)
+{
+	struct shmdev_bell arg = { .bell = bell, .count = 1 };
+
+	/* A handle without a doorbell cannot ring: see ring.h. */
+	if (r->state & RING_DOORBELL)
+		ioctl(r->bell_fd, SHMDEV_IOC_RING, &arg);
+}
+
+/*
+ * Wakes the sleepers of one side, if there are any, and rings the doorbell
+ * if one of them waits on it.
+ */
+static void ring_notify(const struct ring_impl *r, _Atomic uint32_t *ev,
+			_Atomic uint32_t *sleepers, _Atomic uint32_t *bellwait,
+			uint32_t bell)
 {
 	if (atomic_load_explicit(sleepers, memory_order_seq_cst)) {
 		atomic_fetch_add_explicit(ev, 1, memory_order_seq_cst);
 		shmdev__futex_wake(ev, INT_MAX);
 	}
+	if (atomic_load_explicit(bellwait, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(bellwait, 0, memory_order_seq_cst))
+		ring_doorbell(r, bell);
 }
 
 static void notify_consumers(struct ring_impl *r)
 {
-	ring_notify(&r->hdr->prod_ev, &r->hdr->cons_sleepers);
+	ring_notify(r, &r->hdr->prod_ev, &r->hdr->cons_sleepers,
+		    &r->hdr->cons_bellwait, BELL_DATA(r));
 }
 
 static void notify_producers(struct ring_impl *r)
 {
-	ring_notify(&r->hdr->cons_ev, &r->hdr->prod_sleepers);
+	ring_notify(r, &r->hdr->cons_ev, &r->hdr->prod_sleepers,
+		    &r->hdr->prod_bellwait, BELL_ROOM(r));
 }
 
 /*
@@ -840,6 +878,11 @@ int shmdev_ring_detach(struct shmdev_ring *ring)
 	shmdev__futex_wake(&r->hdr->prod_ev, INT_MAX);
 	atomic_fetch_add_explicit(&r->hdr->cons_ev, 1, memory_order_seq_cst);
 	shmdev__futex_wake(&r->hdr->cons_ev, INT_MAX);
+	/* And those in event loops. */
+	if (atomic_exchange(&r->hdr->cons_bellwait, 0))
+		ring_doorbell(r, BELL_DATA(r));
+	if (atomic_exchange(&r->hdr->prod_bellwait, 0))
+		ring_doorbell(r, BELL_ROOM(r));
 	memset(ring, 0, sizeof(*ring));
 	return 0;
 }
@@ -990,4 +1033,122 @@ int shmdev_ring_recv(struct shmdev_ring *ring, void *buf, size_t size,
 	if (n)
 		memcpy(buf, src, n);
 	return shmdev_ring_release(ring);
+}
+
+/* Waiting in event loops */
+
+int shmdev_ring_set_doorbell(struct shmdev_ring *ring, int fd,
+			     unsigned int bell)
+{
+	struct ring_impl *r = ring_impl(ring);
+	struct shmdev_info info;
+
+	if (!r || fd < 0 || bell > SHMDEV_NR_BELLS - SHMDEV_RING_BELLS)
+		return -EINVAL;
+	/* A file bound to a segment, whatever access it has. */
+	memset(&info, 0, sizeof(info));
+	if (ioctl(fd, SHMDEV_IOC_INFO, &info) < 0)
+		return errno == ENOTTY ? -EBADF : -errno;
+	r->bell_fd = fd;
+	r->bell = bell;
+	r->state |= RING_DOORBELL;
+	return 0;
+}
+
+int shmdev_ring_fd(const struct shmdev_ring *ring)
+{
+	const struct ring_impl *r = ring_impl((struct shmdev_ring *)ring);
+
+	if (!r)
+		return -EINVAL;
+	return r->state & RING_DOORBELL ? r->bell_fd : -ENOTCONN;
+}
+
+/* Whether a message could be peeked now (a claimed slot counts too). */
+static bool ring_can_recv(const struct ring_impl *r)
+{
+	struct ring_hdr *h = r->hdr;
+	uint64_t pos = atomic_load_explicit(&h->cons_pos,
+					    memory_order_seq_cst);
+	uint64_t st;
+
+	if (!is_mpmc(r))
+		return atomic_load_explicit(&h->prod_pos,
+					    memory_order_seq_cst) != pos;
+	st = atomic_load_explicit(&slot_at(r, pos)->state,
+				  memory_order_seq_cst);
+	return (int32_t)((uint32_t)st - (uint32_t)(pos + 1)) >= 0;
+}
+
+/*
+ * Whether a message of msg_max bytes could be reserved now: what
+ * spsc_try_reserve() needs, padding to the end included, so that a send
+ * of any size that fails leaves this false.
+ */
+static bool ring_can_send(const struct ring_impl *r)
+{
+	struct ring_hdr *h = r->hdr;
+	uint64_t pos = atomic_load_explicit(&h->prod_pos,
+					    memory_order_seq_cst);
+	uint64_t tail, used, contig, need, st;
+
+	if (is_mpmc(r)) {
+		st = atomic_load_explicit(&slot_at(r, pos)->state,
+					  memory_order_seq_cst);
+		return (int32_t)((uint32_t)st - (uint32_t)pos) >= 0;
+	}
+	tail = atomic_load_explicit(&h->cons_pos, memory_order_seq_cst);
+	used = pos - tail;
+	if (used > r->size)
+		return true;	/* corrupt: let the call report it */
+	need = rec_size(r->msg_max);
+	contig = r->size - (pos & (r->size - 1));
+	if (need > contig)
+		need += contig;
+	return need <= r->size - used;
+}
+
+int shmdev_ring_poll_prepare(struct shmdev_ring *ring, unsigned int events)
+{
+	struct ring_impl *r = ring_impl(ring);
+	struct shmdev_ack ack = { .flags = SHMDEV_ACK_WATCH };
+	bool in = events & SHMDEV_RING_POLLIN;
+	bool out = events & SHMDEV_RING_POLLOUT;
+	int ret;
+
+	if (!r || !events || (events & ~(SHMDEV_RING_POLLIN |
+					 SHMDEV_RING_POLLOUT)))
+		return -EINVAL;
+	if (!(r->state & RING_DOORBELL))
+		return -ENOTCONN;
+	if (in) {
+		ret = ring_check_registered(r, SIDE_CONS);
+		if (ret)
+			return ret;
+		ack.bells |= 1U << BELL_DATA(r);
+	}
+	if (out) {
+		ret = ring_check_registered(r, SIDE_PROD);
+		if (ret)
+			return ret;
+		ack.bells |= 1U << BELL_ROOM(r);
+	}
+	/*
+	 * Watch only what this handle waits for, and forget the rings of
+	 * the last wait: the file is readable again only after a new ring.
+	 */
+	if (ioctl(r->bell_fd, SHMDEV_IOC_ACK, &ack) < 0)
+		return -errno;
+	if (in)
+		atomic_store_explicit(&r->hdr->cons_bellwait, 1,
+				      memory_order_seq_cst);
+	if (out)
+		atomic_store_explicit(&r->hdr->prod_bellwait, 1,
+				      memory_order_seq_cst);
+	if ((in && ring_can_recv(r)) || (out && ring_can_send(r)))
+		return 1;
+	if ((in && peers_gone(r, SIDE_PROD)) ||
+	    (out && peers_gone(r, SIDE_CONS)))
+		return -EPIPE;
+	return 0;
 }

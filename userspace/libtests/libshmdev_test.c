@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -1549,6 +1551,311 @@ TEST_F(seg, list_shows_only_what_caller_may_read_or_owns)
 	EXPECT_EQ(0, run_as(USER_A, list_as_child, &vis));
 	close(fd1);
 	close(fd2);
+}
+
+/* Rings that wait on doorbells (event loops) */
+
+#define DB_RING_SIZE	(64 * 1024)
+#define DB_MSGS		2000
+
+/* Exit status of child @pid, 128 + N if signal N killed it, -1 on error. */
+static int child_exit(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Rings of @bell seen by @fd since it last acknowledged it. */
+static long long bell_rings(int fd, unsigned int bell)
+{
+	struct shmdev_ack ack = { .bells = 1U << bell };
+
+	if (ioctl(fd, SHMDEV_IOC_ACK, &ack) < 0)
+		return -errno;
+	return ack.counts[bell];
+}
+
+/* Waits at most 10 s for @fd to become readable, as an event loop would. */
+static bool wait_readable(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), n;
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+		close(ep);
+		return false;
+	}
+	n = epoll_wait(ep, &ev, 1, 10000);
+	close(ep);
+	return n == 1;
+}
+
+/*
+ * A handle on the ring in segment @name, through a file of its own, with
+ * doorbells 2 and 3; returns the file, or -errno.
+ */
+static int db_attach(const char *name, struct shmdev_ring *ring)
+{
+	size_t len;
+	void *p;
+	int fd = shmdev_attach(name, 0), ret;
+
+	if (fd < 0)
+		return fd;
+	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
+	if (!p) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	ret = shmdev_ring_attach(p, len, ring);
+	if (!ret)
+		ret = shmdev_ring_set_doorbell(ring, fd, 2);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Creates segment @name holding a ring of msg_max 256 with @flags. */
+static void db_create(struct __test_metadata *_metadata, const char *name,
+		      unsigned int flags)
+{
+	size_t len;
+	int fd = create_seg(_metadata, name, DB_RING_SIZE, 0600);
+	void *p = map_shared_rw(_metadata, fd, &len);
+
+	ASSERT_EQ(0, shmdev_ring_init(p, len, 256, flags));
+	shmdev_unmap(p, len);
+	close(fd);
+}
+
+/* Receives DB_MSGS numbered messages, waiting on the doorbell only. */
+static int db_consumer(void *arg)
+{
+	struct shmdev_ring ring;
+	unsigned int next = 0, waits = 0;
+	char buf[256];
+	size_t len;
+	int fd = db_attach(arg, &ring), ret;
+
+	if (fd < 0)
+		return 10;
+	while (next < DB_MSGS) {
+		ret = shmdev_ring_recv(&ring, buf, sizeof(buf), &len, 0);
+		if (!ret) {
+			if (len != sizeof(next) || memcmp(buf, &next, len))
+				return 11;
+			next++;
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return 12;
+		ret = shmdev_ring_poll_prepare(&ring, SHMDEV_RING_POLLIN);
+		if (ret < 0)
+			return 13;
+		if (ret == 0) {
+			waits++;
+			if (!wait_readable(shmdev_ring_fd(&ring)))
+				return 14;	/* a lost wakeup */
+		}
+	}
+	shmdev_ring_detach(&ring);
+	return waits ? 0 : 15;
+}
+
+static void db_stream(struct __test_metadata *_metadata, const char *name)
+{
+	struct shmdev_ring ring;
+	unsigned int i;
+	pid_t pid;
+	int fd;
+
+	fd = db_attach(name, &ring);
+	ASSERT_LE(0, fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(db_consumer((void *)name));
+	for (i = 0; i < DB_MSGS; i++) {
+		ASSERT_EQ(0, shmdev_ring_send(&ring, &i, sizeof(i), -1));
+		/* Often enough, let the consumer fall asleep. */
+		if (i % 64 == 0)
+			usleep(2000);
+	}
+	EXPECT_EQ(0, child_exit(pid));
+	shmdev_ring_detach(&ring);
+	close(fd);
+}
+
+TEST_F(seg, ring_consumer_waits_on_doorbell_spsc)
+{
+	const char *name = new_name(self, "dbspsc");
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, 0);
+	db_stream(_metadata, name);
+}
+
+TEST_F(seg, ring_consumer_waits_on_doorbell_mpmc)
+{
+	const char *name = new_name(self, "dbmpmc");
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, SHMDEV_RING_MPMC);
+	db_stream(_metadata, name);
+}
+
+TEST_F(seg, ring_rings_only_when_a_waiter_may_sleep)
+{
+	const char *name = new_name(self, "dbquiet");
+	struct shmdev_ring prod, cons;
+	unsigned int i;
+	char buf[256];
+	size_t len;
+	int pfd, cfd, mon;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, 0);
+	pfd = db_attach(name, &prod);
+	cfd = db_attach(name, &cons);
+	mon = shmdev_attach(name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, pfd);
+	ASSERT_LE(0, cfd);
+	ASSERT_LE(0, mon);
+	/* Streaming with nobody waiting: no ring at all. */
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, shmdev_ring_send(&prod, &i, sizeof(i), 0));
+		ASSERT_EQ(0, shmdev_ring_recv(&cons, buf, sizeof(buf), &len,
+					      0));
+	}
+	EXPECT_EQ(0, bell_rings(mon, 2));
+	EXPECT_EQ(0, bell_rings(mon, 3));
+	/* An armed consumer: one ring, however many messages follow. */
+	ASSERT_EQ(0, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, shmdev_ring_send(&prod, &i, sizeof(i), 0));
+	EXPECT_EQ(1, bell_rings(mon, 2));
+	EXPECT_TRUE(wait_readable(cfd));
+	/* Data there: prepare says so at once and need not be waited for. */
+	EXPECT_EQ(1, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
+	for (i = 0; i < 10; i++)
+		ASSERT_EQ(0, shmdev_ring_recv(&cons, buf, sizeof(buf), &len,
+					      0));
+	EXPECT_EQ(-EAGAIN, shmdev_ring_recv(&cons, buf, sizeof(buf), &len,
+					    0));
+	shmdev_ring_detach(&prod);
+	shmdev_ring_detach(&cons);
+	close(mon);
+	close(pfd);
+	close(cfd);
+}
+
+TEST_F(seg, ring_producer_waits_on_doorbell_for_room)
+{
+	const char *name = new_name(self, "dbroom");
+	struct shmdev_ring prod, cons;
+	char msg[256] = "x", buf[256];
+	int pfd, cfd, ret, sent = 0;
+	size_t len;
+	pid_t pid;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, 0);
+	pfd = db_attach(name, &prod);
+	ASSERT_LE(0, pfd);
+	while (!(ret = shmdev_ring_send(&prod, msg, sizeof(msg), 0)))
+		sent++;
+	ASSERT_EQ(-EAGAIN, ret);
+	ASSERT_LT(0, sent);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		cfd = db_attach(name, &cons);
+		if (cfd < 0)
+			_exit(1);
+		usleep(100000);
+		while (!shmdev_ring_recv(&cons, buf, sizeof(buf), &len, 0))
+			;
+		_exit(0);
+	}
+	ret = shmdev_ring_poll_prepare(&prod, SHMDEV_RING_POLLOUT);
+	EXPECT_EQ(0, ret);
+	if (!ret)
+		EXPECT_TRUE(wait_readable(pfd));
+	EXPECT_EQ(0, child_exit(pid));
+	EXPECT_EQ(1, shmdev_ring_poll_prepare(&prod, SHMDEV_RING_POLLOUT));
+	EXPECT_EQ(0, shmdev_ring_send(&prod, msg, sizeof(msg), 0));
+	shmdev_ring_detach(&prod);
+	close(pfd);
+}
+
+TEST_F(seg, ring_doorbell_reports_gone_peer_with_epipe)
+{
+	const char *name = new_name(self, "dbpipe");
+	struct shmdev_ring prod, cons;
+	unsigned int v = 7;
+	int pfd, cfd;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, 0);
+	pfd = db_attach(name, &prod);
+	cfd = db_attach(name, &cons);
+	ASSERT_LE(0, pfd);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, shmdev_ring_send(&prod, &v, sizeof(v), 0));
+	ASSERT_EQ(0, shmdev_ring_recv(&cons, &v, sizeof(v), &(size_t){ 0 },
+				      0));
+	ASSERT_EQ(0, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
+	/* Detaching wakes the waiter, which then learns the peer is gone. */
+	ASSERT_EQ(0, shmdev_ring_detach(&prod));
+	EXPECT_TRUE(wait_readable(cfd));
+	EXPECT_EQ(-EPIPE, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
+	shmdev_ring_detach(&cons);
+	close(pfd);
+	close(cfd);
+}
+
+TEST_F(seg, ring_doorbell_rejects_bad_arguments)
+{
+	const char *name = new_name(self, "dbbad");
+	struct shmdev_ring ring;
+	size_t len;
+	int fd, unbound, pipefd[2];
+	void *p;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, 0);
+	fd = shmdev_attach(name, 0);
+	ASSERT_LE(0, fd);
+	p = map_shared_rw(_metadata, fd, &len);
+	ASSERT_EQ(0, shmdev_ring_attach(p, len, &ring));
+	EXPECT_EQ(-ENOTCONN, shmdev_ring_fd(&ring));
+	EXPECT_EQ(-ENOTCONN, shmdev_ring_poll_prepare(&ring,
+						      SHMDEV_RING_POLLIN));
+	EXPECT_EQ(-EINVAL, shmdev_ring_set_doorbell(&ring, fd,
+					SHMDEV_NR_BELLS - 1));
+	EXPECT_EQ(-EINVAL, shmdev_ring_set_doorbell(&ring, -1, 0));
+	unbound = shmdev_open_device();
+	ASSERT_LE(0, unbound);
+	EXPECT_EQ(-ENODEV, shmdev_ring_set_doorbell(&ring, unbound, 0));
+	ASSERT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-EBADF, shmdev_ring_set_doorbell(&ring, pipefd[0], 0));
+	EXPECT_EQ(-ENOTCONN, shmdev_ring_fd(&ring));
+	ASSERT_EQ(0, shmdev_ring_set_doorbell(&ring, fd, 0));
+	EXPECT_EQ(fd, shmdev_ring_fd(&ring));
+	EXPECT_EQ(-EINVAL, shmdev_ring_poll_prepare(&ring, 0));
+	EXPECT_EQ(-EINVAL, shmdev_ring_poll_prepare(&ring, 4));
+	shmdev_ring_detach(&ring);
+	shmdev_unmap(p, len);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(unbound);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
