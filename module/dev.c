@@ -44,7 +44,7 @@
 			 SHMDEV_FEAT_NEWFD | SHMDEV_FEAT_SHMEM | \
 			 SHMDEV_FEAT_LOCKED | SHMDEV_FEAT_DEV_ACCESS | \
 			 SHMDEV_FEAT_NS_LIMITS | SHMDEV_FEAT_STAT | \
-			 SHMDEV_FEAT_DOORBELL)
+			 SHMDEV_FEAT_DOORBELL | SHMDEV_FEAT_REATTACH)
 
 /**
  * struct shmdev_handle - what a /dev/shmdev file holds
@@ -260,10 +260,42 @@ static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
 	return 0;
 }
 
+/*
+ * ATTACH with an empty name and NEWFD: a new file on the segment @file is
+ * bound to, with no more access than @file has. It needs no permission
+ * check, the binding of @file having passed one, and works for anonymous
+ * segments, which no name reaches.
+ */
+static int shmdev_reattach(struct file *file, struct file *newfile,
+			   struct shmdev_attach *arg)
+{
+	bool rdonly = arg->flags & SHMDEV_ATTACH_RDONLY;
+	struct file *segfile = shmdev_bound(file), *newseg;
+	struct shmdev_seg *seg;
+
+	lockdep_assert_held(&shmdev_lock);
+	if (!segfile)
+		return -ENODEV;
+	if (!rdonly && !(segfile->f_mode & FMODE_WRITE))
+		return -EACCES;
+	seg = shmdev_file_seg(segfile);
+	newseg = shmdev_seg_open(seg, rdonly,
+				 arg->flags & SHMDEV_ATTACH_PREMAP);
+	if (IS_ERR(newseg))
+		return PTR_ERR(newseg);
+	arg->size = shmdev_seg_size(seg);
+	arg->id = seg->id;
+	shmdev_seg_attached(seg);
+	shmdev_bind(newfile, newseg);
+	return 0;
+}
+
 static long shmdev_ioc_attach(struct file *file,
 			      struct shmdev_attach __user *uarg)
 {
 	struct shmdev_attach arg;
+	struct file *newfile = file;
+	bool again;
 	int ret, fd = -1;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
@@ -271,7 +303,9 @@ static long shmdev_ioc_attach(struct file *file,
 	if ((arg.flags & ~SHMDEV_ATTACH_FLAGS_MASK) || arg.pad ||
 	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
 		return -EINVAL;
-	ret = shmdev_check_name(arg.name, false);
+	/* No name: the segment of this file, which only NEWFD can bind. */
+	again = !arg.name[0] && (arg.flags & SHMDEV_ATTACH_NEWFD);
+	ret = again ? 0 : shmdev_check_name(arg.name, false);
 	if (ret < 0)
 		return ret;
 	/* A file opened without write access attaches read-only only. */
@@ -281,18 +315,21 @@ static long shmdev_ioc_attach(struct file *file,
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	if (arg.flags & SHMDEV_ATTACH_NEWFD) {
-		ret = shmdev_open_new_file(&file, &fd);
+		ret = shmdev_open_new_file(&newfile, &fd);
 		if (ret)
 			return ret;
 	}
 
 	mutex_lock(&shmdev_lock);
-	ret = shmdev_attach_locked(file, &arg);
+	if (again)
+		ret = shmdev_reattach(file, newfile, &arg);
+	else
+		ret = shmdev_attach_locked(newfile, &arg);
 	mutex_unlock(&shmdev_lock);
 	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
 		ret = -EFAULT;
 	if (fd >= 0)
-		return shmdev_install_new_file(file, fd, ret);
+		return shmdev_install_new_file(newfile, fd, ret);
 	return ret;
 }
 
@@ -679,7 +716,7 @@ static long shmdev_ioc_ack(struct file *file, struct shmdev_ack __user *uarg)
 /*
  * The ioctls that change something, which a file opened without write
  * access may not make (EBADF, as write() on it): with such a file one may
- * VERSION, LIST, INFO, GET_SEALS and ATTACH read-only.
+ * VERSION, LIST, INFO, STAT, GET_SEALS, ACK and ATTACH read-only.
  */
 static bool shmdev_ioc_changes(unsigned int cmd)
 {

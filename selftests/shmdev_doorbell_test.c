@@ -8,7 +8,9 @@
  * ringers and waiters at once. Readiness through poll(), level- and
  * edge-triggered epoll and io_uring (single and multishot poll), the
  * watch set, read-only files (they wait, they do not ring), EPOLLHUP when
- * the name is gone and nobody else can ring, and bad input.
+ * the name is gone and nobody else can ring, and bad input. Also ATTACH
+ * with NEWFD and no name, which gives a waiter a file of its own on any
+ * segment it has a file of, anonymous ones included.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -784,6 +786,120 @@ TEST_F(bell, threads_acking_one_file_never_share_a_ring)
 	EXPECT_EQ(0, sa.errors);
 	EXPECT_EQ(rung, sa.sum);
 	close(sa.fd);
+}
+
+/* Re-attach: ATTACH with NEWFD and no name, on a bound file */
+
+/* A new file on @fd's segment; its descriptor or -errno. */
+static int reattach(int fd, uint32_t flags)
+{
+	struct shmdev_attach arg = { .flags = flags | SHMDEV_ATTACH_NEWFD };
+	int ret = ioctl(fd, SHMDEV_IOC_ATTACH, &arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+TEST_F(bell, reattach_anonymous_gives_a_file_with_its_own_counts)
+{
+	struct shmdev_info a_info, b_info;
+	int a = st_open(), b;
+	uint8_t *pa, *pb;
+
+	ASSERT_LE(0, a);
+	ASSERT_EQ(0, st_create(a, "", page_size, 0600, NULL));
+	b = reattach(a, 0);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, st_info(a, &a_info));
+	ASSERT_EQ(0, st_info(b, &b_info));
+	EXPECT_EQ(a_info.id, b_info.id);
+	EXPECT_EQ(2U, b_info.nr_files);
+	EXPECT_TRUE(b_info.flags & SHMDEV_INFO_ANON);
+	EXPECT_FALSE(b_info.flags & SHMDEV_INFO_RDONLY);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(b, F_GETFD) & FD_CLOEXEC);
+	/* The same pages... */
+	pa = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
+	pb = mmap(NULL, page_size, PROT_READ, MAP_SHARED, b, 0);
+	ASSERT_NE(MAP_FAILED, pa);
+	ASSERT_NE(MAP_FAILED, pb);
+	pa[7] = 0x5a;
+	EXPECT_EQ(0x5a, pb[7]);
+	/* ...and counts of its own. */
+	ASSERT_EQ(0, ring_bell(b, 4, 2));
+	EXPECT_EQ(2, ack_sum(b, 0));
+	EXPECT_TRUE(readable(a));
+	EXPECT_EQ(2, ack_sum(a, 0));
+	munmap(pa, page_size);
+	munmap(pb, page_size);
+	close(b);
+	ASSERT_EQ(0, st_info(a, &a_info));
+	EXPECT_EQ(1U, a_info.nr_files);
+	close(a);
+}
+
+TEST_F(bell, reattach_never_adds_access)
+{
+	int ro = attach_new(self, SHMDEV_ATTACH_RDONLY), fd;
+	struct shmdev_info info;
+
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(-EACCES, reattach(ro, 0));
+	fd = reattach(ro, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_info(fd, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_RDONLY);
+	EXPECT_EQ(-EPERM, ring_bell(fd, 0, 1));
+	close(fd);
+	/* A read-only file from a read-write one. */
+	fd = reattach(self->fd, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_info(fd, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_RDONLY);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0));
+	close(fd);
+	close(ro);
+}
+
+TEST_F(bell, reattach_works_after_unlink)
+{
+	int fd, dev = st_open();
+	struct shmdev_info info;
+
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, st_unlink(dev, self->name));
+	fd = reattach(self->fd, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_info(fd, &info));
+	EXPECT_TRUE(info.flags & SHMDEV_INFO_UNLINKED);
+	close(fd);
+	close(dev);
+}
+
+TEST_F(bell, reattach_bad_input)
+{
+	struct shmdev_attach arg;
+	int fd = st_open();
+
+	ASSERT_LE(0, fd);
+	/* Unbound: no segment to attach again. */
+	EXPECT_EQ(-ENODEV, reattach(fd, 0));
+	/* Without NEWFD an empty name is still no name. */
+	memset(&arg, 0, sizeof(arg));
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	EXPECT_EQ(-EINVAL, st_ioctl(fd, SHMDEV_IOC_ATTACH, &arg));
+	arg.flags = SHMDEV_ATTACH_NEWFD | (1U << 31);
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	arg.flags = SHMDEV_ATTACH_NEWFD;
+	arg.reserved[0] = 1;
+	EXPECT_EQ(-EINVAL, st_ioctl(self->fd, SHMDEV_IOC_ATTACH, &arg));
+	close(fd);
+	/* A read-only device file makes read-only files only. */
+	fd = open(SHMDEV_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, st_attach(fd, self->name, SHMDEV_ATTACH_RDONLY, NULL,
+			       NULL));
+	EXPECT_EQ(-EBADF, reattach(fd, 0));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

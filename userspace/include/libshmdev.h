@@ -73,6 +73,15 @@ int shmdev_create_at(int devfd, const char *name, uint64_t size,
 int shmdev_attach_at(int devfd, const char *name, unsigned int flags);
 
 /*
+ * A new descriptor (close-on-exec) bound to the segment @fd is bound to,
+ * named or anonymous, with no more access than @fd: @flags as for
+ * shmdev_attach(). For a process that received an anonymous segment and
+ * needs files of its own on it (doorbell waiters). ENODEV if @fd is not
+ * bound, EACCES for read-write from a read-only @fd.
+ */
+int shmdev_reattach(int fd, unsigned int flags);
+
+/*
  * Attaches @name read-write, creating it with @size and @mode if it does not
  * exist, and retrying if it is removed in between. *@created (if not NULL)
  * tells whether this call created it. An existing segment keeps its size.

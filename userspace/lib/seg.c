@@ -150,6 +150,18 @@ int shmdev_attach_at(int devfd, const char *name, unsigned int flags)
 	return do_attach(devfd, name, flags | SHMDEV_ATTACH_NEWFD);
 }
 
+int shmdev_reattach(int fd, unsigned int flags)
+{
+	struct shmdev_attach arg;
+
+	if (fd < 0 || (flags & ~(SHMDEV_ATTACH_RDONLY | SHMDEV_ATTACH_PREMAP)))
+		return -EINVAL;
+	/* An empty name: the segment @fd is bound to. */
+	memset(&arg, 0, sizeof(arg));
+	arg.flags = flags | SHMDEV_ATTACH_NEWFD;
+	return seg_ioctl(fd, SHMDEV_IOC_ATTACH, &arg);
+}
+
 int shmdev_open_or_create(const char *name, uint64_t size, unsigned int mode,
 			  int *created)
 {

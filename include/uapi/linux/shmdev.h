@@ -8,11 +8,12 @@
  * process mapping the segment shares.
  *
  * A /dev/shmdev file opened without write access (O_RDONLY) may VERSION,
- * LIST, INFO, GET_SEALS and ATTACH with SHMDEV_ATTACH_RDONLY; CREATE,
- * read-write ATTACH, UNLINK, RESIZE, ADD_SEALS and SETPERM fail on it with
- * EBADF, as write() would. So the device node's own mode can let everyone
- * read while a group creates (0664, group shmdev), and a file made by a
- * NEWFD flag has the access of the file the ioctl came through.
+ * LIST, INFO, STAT, GET_SEALS, ACK and ATTACH with SHMDEV_ATTACH_RDONLY;
+ * CREATE, read-write ATTACH, UNLINK, RESIZE, ADD_SEALS, SETPERM, RING (and
+ * setting LIMITS) fail on it with EBADF, as write() would. So the device
+ * node's own mode can let everyone read while a group creates (0664, group
+ * shmdev), and a file made by a NEWFD flag has the access of the file the
+ * ioctl came through.
  *
  * A bound file can also be waited on with poll(), epoll or io_uring: see
  * the doorbells below.
@@ -65,6 +66,8 @@
 						/* SHMDEV_UNLINK_IF_UNUSED */
 #define SHMDEV_FEAT_DOORBELL	(1ULL << 16)	/* poll(), SHMDEV_IOC_RING, */
 						/* SHMDEV_IOC_ACK */
+#define SHMDEV_FEAT_REATTACH	(1ULL << 17)	/* ATTACH with NEWFD and no */
+						/* name: the file's segment */
 
 /*
  * Names live in the IPC namespace of the process that creates the segment:
@@ -193,6 +196,14 @@ struct shmdev_create {
  * Read-write attach needs read and write permission, read-only attach read
  * permission (EACCES otherwise). ENOENT if no segment has that name. Returns
  * 0, or with SHMDEV_ATTACH_NEWFD the new file descriptor.
+ *
+ * With SHMDEV_ATTACH_NEWFD and an empty @name, the ioctl binds a new file
+ * to the segment of the file it is made on (SHMDEV_FEAT_REATTACH), named
+ * or anonymous, unlinked or not: with no permission check, and with no
+ * more access than that file has (read-write only from a file bound
+ * read-write, EACCES otherwise; ENODEV if the file is not bound). So a
+ * process that received an anonymous segment's file can have files of its
+ * own on it, as each waiter on a doorbell needs.
  */
 struct shmdev_attach {
 	char  name[SHMDEV_NAME_MAX];
@@ -507,9 +518,11 @@ struct shmdev_list {
  * writable (EPOLLOUT), since ringing never blocks.
  *
  * A file whose named segment has been unlinked and which is the last file
- * bound to it reports EPOLLHUP: no other attach can ring it any more
- * (anonymous segments never do, their files being passed around as they
- * are). An unbound file reports EPOLLERR.
+ * bound to it reports EPOLLHUP: no other file can ring it any more, and no
+ * new one can be bound by name (processes that share this one file can
+ * still ring through it; anonymous segments never report EPOLLHUP, their
+ * files being passed around as they are). An unbound file reports
+ * EPOLLERR.
  */
 #define SHMDEV_NR_BELLS		8
 
@@ -523,7 +536,8 @@ struct shmdev_list {
  *
  * Adds @count to the doorbell and wakes every poller of the segment's
  * files. EINVAL for a bad doorbell, count, flag or reserved field, EPERM
- * for a read-only attach, ENODEV for an unbound file.
+ * for a read-only attach, EBADF on a /dev/shmdev file opened O_RDONLY,
+ * ENODEV for an unbound file.
  */
 struct shmdev_bell {
 	__u32 bell;
