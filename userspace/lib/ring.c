@@ -110,6 +110,7 @@ struct ring_impl {
 	uint32_t magic;			/* RING_HANDLE_MAGIC when attached */
 	int32_t bell_fd;		/* with RING_DOORBELL: bound file */
 	uint32_t bell;			/* with RING_DOORBELL: data doorbell */
+	int64_t bell_checked;		/* when prepare last looked at peers */
 };
 
 #define RING_HANDLE_MAGIC	0x52484e44U
@@ -1041,16 +1042,26 @@ int shmdev_ring_set_doorbell(struct shmdev_ring *ring, int fd,
 			     unsigned int bell)
 {
 	struct ring_impl *r = ring_impl(ring);
+	struct shmdev_ack ack = { .bells = 3U << bell };
 	struct shmdev_info info;
 
 	if (!r || fd < 0 || bell > SHMDEV_NR_BELLS - SHMDEV_RING_BELLS)
 		return -EINVAL;
-	/* A file bound to a segment, whatever access it has. */
+	/*
+	 * A file bound read-write to a segment (each side rings the other),
+	 * on a module with doorbells. Acknowledging the ring's doorbells
+	 * here forgets nothing a wait of this ring would have needed.
+	 */
 	memset(&info, 0, sizeof(info));
 	if (ioctl(fd, SHMDEV_IOC_INFO, &info) < 0)
 		return errno == ENOTTY ? -EBADF : -errno;
+	if (info.flags & SHMDEV_INFO_RDONLY)
+		return -EPERM;
+	if (ioctl(fd, SHMDEV_IOC_ACK, &ack) < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : -errno;
 	r->bell_fd = fd;
 	r->bell = bell;
+	r->bell_checked = INT64_MIN / 2;
 	r->state |= RING_DOORBELL;
 	return 0;
 }
@@ -1108,19 +1119,31 @@ static bool ring_can_send(const struct ring_impl *r)
 	return need <= r->size - used;
 }
 
+static bool ring_ready(const struct ring_impl *r, bool in, bool out)
+{
+	return (in && ring_can_recv(r)) || (out && ring_can_send(r));
+}
+
 int shmdev_ring_poll_prepare(struct shmdev_ring *ring, unsigned int events)
 {
 	struct ring_impl *r = ring_impl(ring);
 	struct shmdev_ack ack = { .flags = SHMDEV_ACK_WATCH };
 	bool in = events & SHMDEV_RING_POLLIN;
 	bool out = events & SHMDEV_RING_POLLOUT;
-	int ret;
+	int64_t now;
+	int i, ret;
 
 	if (!r || !events || (events & ~(SHMDEV_RING_POLLIN |
 					 SHMDEV_RING_POLLOUT)))
 		return -EINVAL;
 	if (!(r->state & RING_DOORBELL))
 		return -ENOTCONN;
+	/* First a short spin, as a blocking call makes before it sleeps. */
+	for (i = 0; i < RING_SPINS; i++) {
+		if (ring_ready(r, in, out))
+			return 1;
+		shmdev__cpu_relax();
+	}
 	if (in) {
 		ret = ring_check_registered(r, SIDE_CONS);
 		if (ret)
@@ -1145,8 +1168,17 @@ int shmdev_ring_poll_prepare(struct shmdev_ring *ring, unsigned int events)
 	if (out)
 		atomic_store_explicit(&r->hdr->prod_bellwait, 1,
 				      memory_order_seq_cst);
-	if ((in && ring_can_recv(r)) || (out && ring_can_send(r)))
+	if (ring_ready(r, in, out))
 		return 1;
+	/*
+	 * Whether the other side is gone costs system calls: look at most
+	 * every RING_LIVENESS_NS, as blocked calls do, so that a loop woken
+	 * at that interval learns it in time and a busy one pays nothing.
+	 */
+	now = shmdev__now_ns();
+	if (now - r->bell_checked < RING_LIVENESS_NS)
+		return 0;
+	r->bell_checked = now;
 	if ((in && peers_gone(r, SIDE_PROD)) ||
 	    (out && peers_gone(r, SIDE_CONS)))
 		return -EPIPE;

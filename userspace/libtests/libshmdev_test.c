@@ -1811,13 +1811,66 @@ TEST_F(seg, ring_doorbell_reports_gone_peer_with_epipe)
 	ASSERT_EQ(0, shmdev_ring_recv(&cons, &v, sizeof(v), &(size_t){ 0 },
 				      0));
 	ASSERT_EQ(0, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
-	/* Detaching wakes the waiter, which then learns the peer is gone. */
+	/*
+	 * Detaching wakes the waiter, which then learns the peer is gone: at
+	 * once if it looked last more than SHMDEV_RING_LIVENESS_MS ago (it
+	 * looked when it armed, just now: so after that long).
+	 */
 	ASSERT_EQ(0, shmdev_ring_detach(&prod));
 	EXPECT_TRUE(wait_readable(cfd));
+	usleep((SHMDEV_RING_LIVENESS_MS + 5) * 1000);
 	EXPECT_EQ(-EPIPE, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
 	shmdev_ring_detach(&cons);
 	close(pfd);
 	close(cfd);
+}
+
+/* An anonymous segment: the child gets its file by fork, then its own. */
+TEST_F(seg, ring_doorbell_on_anonymous_segment_with_reattach)
+{
+	struct shmdev_ring prod, cons;
+	unsigned int i, got;
+	size_t len;
+	void *p;
+	int fd, own, ret;
+	pid_t pid;
+
+	NEED_FEATURE(SHMDEV_FEAT_REATTACH);
+	fd = create_seg(_metadata, NULL, DB_RING_SIZE, 0600);
+	p = map_shared_rw(_metadata, fd, &len);
+	ASSERT_EQ(0, shmdev_ring_init(p, len, 256, 0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		own = shmdev_reattach(fd, 0);
+		if (own < 0 || shmdev_ring_attach(p, len, &cons) ||
+		    shmdev_ring_set_doorbell(&cons, own, 0))
+			_exit(10);
+		for (i = 0; i < 100; i++) {
+			while ((ret = shmdev_ring_recv(&cons, &got, sizeof(got),
+						       &len, 0)) == -EAGAIN) {
+				ret = shmdev_ring_poll_prepare(&cons,
+							SHMDEV_RING_POLLIN);
+				if (ret < 0)
+					_exit(11);
+				if (!ret && !wait_readable(own))
+					_exit(12);
+			}
+			if (ret || got != i)
+				_exit(13);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(0, shmdev_ring_attach(p, len, &prod));
+	ASSERT_EQ(0, shmdev_ring_set_doorbell(&prod, fd, 0));
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, shmdev_ring_send(&prod, &i, sizeof(i), -1));
+		usleep(1000);
+	}
+	EXPECT_EQ(0, child_exit(pid));
+	shmdev_ring_detach(&prod);
+	shmdev_unmap(p, len);
+	close(fd);
 }
 
 TEST_F(seg, ring_doorbell_rejects_bad_arguments)
@@ -1825,7 +1878,7 @@ TEST_F(seg, ring_doorbell_rejects_bad_arguments)
 	const char *name = new_name(self, "dbbad");
 	struct shmdev_ring ring;
 	size_t len;
-	int fd, unbound, pipefd[2];
+	int fd, unbound, ro, pipefd[2];
 	void *p;
 
 	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
@@ -1845,6 +1898,11 @@ TEST_F(seg, ring_doorbell_rejects_bad_arguments)
 	EXPECT_EQ(-ENODEV, shmdev_ring_set_doorbell(&ring, unbound, 0));
 	ASSERT_EQ(0, pipe(pipefd));
 	EXPECT_EQ(-EBADF, shmdev_ring_set_doorbell(&ring, pipefd[0], 0));
+	/* Each side rings the other: a read-only file cannot serve. */
+	ro = shmdev_reattach(fd, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, ro);
+	EXPECT_EQ(-EPERM, shmdev_ring_set_doorbell(&ring, ro, 0));
+	close(ro);
 	EXPECT_EQ(-ENOTCONN, shmdev_ring_fd(&ring));
 	ASSERT_EQ(0, shmdev_ring_set_doorbell(&ring, fd, 0));
 	EXPECT_EQ(fd, shmdev_ring_fd(&ring));

@@ -38,25 +38,26 @@
  * that long (-ETIMEDOUT). Waiting calls return -EINTR when a signal
  * handler interrupts them.
  *
- * Event loops: a ring in a shmdev segment can wake its waiters through
- * the segment's doorbells (see linux/shmdev.h) as well as through its
- * futexes, so that a process waits for it with poll(), epoll or io_uring
- * beside its other descriptors, with no thread and no other channel.
- * Every process of the ring calls shmdev_ring_set_doorbell() with a file
- * bound to the segment and the same doorbell number: consumers wait on
- * that doorbell, producers on the next one. A waiter calls the
- * non-blocking operation (timeout 0) until it returns -EAGAIN, then
- * shmdev_ring_poll_prepare(), and waits for shmdev_ring_fd() to become
- * readable if that returned 0 (1: try again at once). The other side
- * rings only when such a waiter exists, so a ring nobody waits on costs
- * nothing more than before. A handle without a doorbell cannot ring: a
- * process that never calls shmdev_ring_set_doorbell() wakes only futex
- * sleepers. A peer that dies without detaching rings nobody: wait with a
- * timeout (SHMDEV_RING_LIVENESS_MS is what blocking calls use), after
- * which shmdev_ring_poll_prepare() reports -EPIPE once every peer of the
- * other side is gone. Each waiting handle needs a file of its own
- * (shmdev_attach() again, or SHMDEV_ATTACH_NEWFD): the file's watch set
- * and counts are the handle's.
+ * Event loops: a ring in a shmdev segment can wake its waiters through the
+ * segment's doorbells (see linux/shmdev.h) as well as through its futexes, so
+ * that a process waits for it with poll(), epoll or io_uring beside its other
+ * descriptors, with no thread and no other channel. Every process of the ring
+ * calls shmdev_ring_set_doorbell() with a file bound read-write to the segment
+ * and the same doorbell number: consumers wait on that doorbell, producers on
+ * the next one. A waiter calls the non-blocking operation (timeout 0) until it
+ * returns -EAGAIN, then shmdev_ring_poll_prepare(), and waits for
+ * shmdev_ring_fd() to become readable if that returned 0 (1: try again at
+ * once). Like a blocking call, shmdev_ring_poll_prepare() first watches the
+ * ring for a short spin, so a peer that answers within microseconds costs no
+ * system call. The other side rings only when such a waiter exists, so a ring
+ * nobody waits on costs nothing more than before. A handle without a doorbell
+ * cannot ring: a process that never calls shmdev_ring_set_doorbell() wakes only
+ * futex sleepers. A peer that dies without detaching rings nobody: wait with a
+ * timeout (SHMDEV_RING_LIVENESS_MS is what blocking calls use), after which
+ * shmdev_ring_poll_prepare() reports -EPIPE once every peer of the other side
+ * is gone. Each waiting handle needs a file of its own (shmdev_attach() again,
+ * or shmdev_reattach(), which also serves anonymous segments): the file's watch
+ * set and counts are the handle's.
  *
  * Every function returns 0 or a negative errno and never prints or exits.
  * A struct shmdev_ring is used by one thread at a time (it holds the state
