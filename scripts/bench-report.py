@@ -681,6 +681,28 @@ def targets(res, tally):
                         v, fmt_num(speedup(s, polled)))
         t(target_line(tally, "ring %s: %s" % (v, what), value, ">=", need,
                       why or detail))
+
+    # doorbells: both sides of a ring waiting in epoll_wait(), on two CPUs
+    # (where a short spin finds most answers) and on one (where every wait
+    # sleeps)
+    for v in ("pingpong-64-block", "pingpong-64-1cpu"):
+        same = lambda r, v=v: r.variant == v
+        e = res.find("ring", "shmdev-epoll", same, errors=True)
+        for peer, what, limit in (
+                ("shmdev", "futex-blocking ring", 1.5),
+                ("eventfd-epoll", "eventfd + memfd in epoll", 1.0),
+                ("eventfd", "eventfd + memfd, blocking read", 1.0)):
+            p = res.find("ring", peer, same, errors=True)
+            why = absent(("ring %s shmdev-epoll" % v, e),
+                         ("ring %s %s" % (v, peer), p))
+            t(target_line(tally, "ring %s: epoll on the doorbell vs %s" % (v, what),
+                          None if why else time_ratio(e, p), "<=", limit, why))
+    b = res.find("ring", "shmdev-bell", errors=True)
+    v = b.variant if b else "stream-64k"
+    p = res.find("ring", "shmdev", lambda r, v=v: r.variant == v, errors=True)
+    why = absent(("ring %s shmdev-bell" % v, b), ("ring %s shmdev" % v, p))
+    t(target_line(tally, "ring %s: with a doorbell nobody waits on vs without" % v,
+                  None if why else time_ratio(b, p), "<=", 1.05, why))
     return out
 
 

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
@@ -138,6 +139,9 @@ struct bcase {
 	bool thp;			/* memfd with MADV_HUGEPAGE */
 	bool spin;			/* ring: poll, never block */
 	bool zc;			/* ring: zero-copy (stream) */
+	bool bell;			/* ring: with a doorbell (stream) */
+	bool epoll;			/* ring, eventfd: wait in epoll_wait() */
+	bool onecpu;			/* ping-pong: both sides on one CPU */
 	bool probe;			/* report huge page use */
 	uint64_t size;
 	uint64_t ops;
@@ -2155,6 +2159,8 @@ struct xport {
 	int type;
 	bool spin;
 	bool zc;			/* ring: write and read in place */
+	bool bell;			/* ring: handles have a doorbell */
+	bool epoll;			/* wait in epoll_wait() on bfd or efd */
 	bool child;
 	int side;
 	pid_t peer;
@@ -2165,6 +2171,8 @@ struct xport {
 	struct shmdev_ring ring[2];
 	int fd[2][2];			/* pipes [dir][end]; socket [0][side] */
 	int efd[2];
+	int bfd;			/* ring: this side's file, doorbells */
+	int ep;				/* with epoll: the epoll instance */
 };
 
 static void xp_destroy(struct xport *x)
@@ -2181,6 +2189,8 @@ static void xp_destroy(struct xport *x)
 		close_fd(&x->fd[d][1]);
 		close_fd(&x->efd[d]);
 	}
+	close_fd(&x->bfd);
+	close_fd(&x->ep);
 	seg_destroy(&x->seg);
 }
 
@@ -2189,7 +2199,8 @@ static int xp_setup_ring(struct xport *x, int kind, size_t cap)
 	int d, ret;
 
 	x->region = cap + page_size;
-	ret = seg_create(&x->seg, kind, 2 * x->region, 0, false);
+	/* Doorbells: named, so that each side attaches a file of its own. */
+	ret = seg_create(&x->seg, kind, 2 * x->region, 0, x->bell);
 	if (!ret)
 		ret = seg_map(&x->seg, 0);
 	for (d = 0; !ret && d < 2; d++)
@@ -2198,10 +2209,10 @@ static int xp_setup_ring(struct xport *x, int kind, size_t cap)
 	return ret;
 }
 
-static int xp_setup(struct xport *x, int type, int kind, bool spin,
+static int xp_setup(struct xport *x, const struct bcase *c, bool spin,
 		    size_t msg, size_t cap)
 {
-	int d, ret = 0;
+	int d, ret = 0, type = c->xtype, kind = c->kind;
 
 	memset(x, 0, sizeof(*x));
 	seg_init(&x->seg);
@@ -2210,9 +2221,13 @@ static int xp_setup(struct xport *x, int type, int kind, bool spin,
 		x->fd[d][1] = -1;
 		x->efd[d] = -1;
 	}
+	x->bfd = -1;
+	x->ep = -1;
 	x->type = type;
 	x->spin = spin;
 	x->msg = msg;
+	x->epoll = c->epoll;
+	x->bell = type == X_RING && (c->bell || c->epoll);
 	switch (type) {
 	case X_RING:
 		ret = xp_setup_ring(x, kind, cap);
@@ -2246,7 +2261,8 @@ static int xp_setup(struct xport *x, int type, int kind, bool spin,
 			ret = seg_map(&x->seg, 0);
 		for (d = 0; !ret && d < 2; d++) {
 			x->efd[d] = eventfd(0, EFD_CLOEXEC |
-					    (spin ? EFD_NONBLOCK : 0));
+					    (spin || x->epoll ?
+					     EFD_NONBLOCK : 0));
 			if (x->efd[d] < 0)
 				ret = -errno;
 		}
@@ -2255,6 +2271,37 @@ static int xp_setup(struct xport *x, int type, int kind, bool spin,
 	if (ret)
 		xp_destroy(x);
 	return ret;
+}
+
+/* An epoll instance waiting for @fd to become readable. */
+static int xp_epoll(struct xport *x, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	x->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (x->ep < 0 || epoll_ctl(x->ep, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Doorbells for this side's ring handles: a file of its own on the
+ * segment, doorbells 0 and 1 for direction 0, 2 and 3 for direction 1.
+ */
+static int xp_doorbells(struct xport *x)
+{
+	int d, ret;
+
+	x->bfd = shmdev_attach(x->seg.name, 0);
+	if (x->bfd < 0)
+		return x->bfd;
+	for (d = 0; d < 2; d++) {
+		ret = shmdev_ring_set_doorbell(&x->ring[d], x->bfd,
+					       d * SHMDEV_RING_BELLS);
+		if (ret)
+			return ret;
+	}
+	return x->epoll ? xp_epoll(x, x->bfd) : 0;
 }
 
 /* Takes @side after fork(): drops the other side's ends, attaches. */
@@ -2275,6 +2322,12 @@ static int xp_side(struct xport *x, int side, pid_t peer, bool child)
 				return ret;
 		}
 		x->attached = true;
+		if (x->bell)
+			return xp_doorbells(x);
+		break;
+	case X_EVENTFD:
+		if (x->epoll)
+			return xp_epoll(x, x->efd[!side]);
 		break;
 	case X_PIPE:
 		close_fd(&x->fd[side][0]);
@@ -2346,14 +2399,42 @@ static int read_full(struct xport *x, int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* A ring call: polled with timeout 0 when spinning, else blocking. */
+/* Waits in epoll_wait() on the xport's descriptor, as event loops do. */
+static int xp_epoll_wait(struct xport *x)
+{
+	struct epoll_event ev;
+
+	/* Timed out: the caller looks again (and at timed_out). */
+	if (epoll_wait(x->ep, &ev, 1, SHMDEV_RING_LIVENESS_MS) >= 0)
+		return 0;
+	if (errno != EINTR)
+		return -errno;
+	return timed_out ? -ETIMEDOUT : 0;
+}
+
+/* After a ring call said -EAGAIN: arms the doorbell and waits for it. */
+static int ring_wait_bell(struct xport *x, struct shmdev_ring *ring,
+			  bool send)
+{
+	int ret = shmdev_ring_poll_prepare(ring, send ? SHMDEV_RING_POLLOUT :
+						    SHMDEV_RING_POLLIN);
+
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	return xp_epoll_wait(x);
+}
+
+/*
+ * A ring call: polled with timeout 0 when spinning or waiting in epoll,
+ * else blocking.
+ */
 static int ring_call(struct xport *x, struct shmdev_ring *ring, void *buf,
 		     size_t len, size_t *got, bool send)
 {
 	struct spin sp = {
 		.every = SPIN_YIELD, .peer = x->peer, .child = x->child,
 	};
-	int64_t timeout = x->spin ? 0 : -1;
+	int64_t timeout = x->spin || x->epoll ? 0 : -1;
 	int ret;
 
 	for (;;) {
@@ -2361,6 +2442,12 @@ static int ring_call(struct xport *x, struct shmdev_ring *ring, void *buf,
 			ret = shmdev_ring_send(ring, buf, len, timeout);
 		else
 			ret = shmdev_ring_recv(ring, buf, len, got, timeout);
+		if (ret == -EAGAIN && x->epoll) {
+			ret = ring_wait_bell(x, ring, send);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (ret == -EAGAIN && x->spin) {
 			ret = spin_pause(&sp);
 			if (ret)
@@ -2407,7 +2494,17 @@ static int xp_recv(struct xport *x, void *buf, size_t len)
 	case X_UNIX:
 		return read_full(x, x->fd[0][s], buf, len);
 	case X_EVENTFD:
-		ret = read_full(x, x->efd[!s], &v, sizeof(v));
+		if (x->epoll) {
+			/* An event loop: woken first, then it reads. */
+			ret = xp_epoll_wait(x);
+			while (!ret && read(x->efd[!s], &v, sizeof(v)) < 0) {
+				if (errno != EAGAIN && errno != EINTR)
+					return -errno;
+				ret = xp_epoll_wait(x);
+			}
+		} else {
+			ret = read_full(x, x->efd[!s], &v, sizeof(v));
+		}
 		if (!ret)
 			memcpy(buf, (char *)x->seg.addr + !s * x->msg, len);
 		return ret;
@@ -2608,9 +2705,24 @@ static int worker_finish(struct bcase *c, struct sample *s, struct meter *m,
 	return 0;
 }
 
+/* Pins the caller (and the children it forks) to its current CPU. */
+static int pin_cpu(cpu_set_t *saved)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(*saved), saved))
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one) ? -errno : 0;
+}
+
 static int run_pingpong(struct bcase *c, struct sample *s)
 {
 	struct child_res *r = &cres[0];
+	bool pinned = false;
+	cpu_set_t cpus;
 	int ready[2], done[2], ret;
 	struct meter m;
 	struct xport x;
@@ -2621,9 +2733,14 @@ static int run_pingpong(struct bcase *c, struct sample *s)
 	buf = calloc(1, c->size);
 	if (!buf)
 		return bc_fail(c, ENOMEM, "setup");
-	ret = xp_setup(&x, c->xtype, c->kind, c->spin, c->size, RING_PP_CAP);
+	ret = xp_setup(&x, c, c->spin, c->size, RING_PP_CAP);
 	if (ret)
 		goto err_buf;
+	/* One CPU for both: every wait for the peer really sleeps. */
+	ret = c->onecpu ? pin_cpu(&cpus) : 0;
+	if (ret)
+		goto err_xp;
+	pinned = c->onecpu;
 	ret = worker_pipes(ready, done);
 	if (ret)
 		goto err_xp;
@@ -2654,9 +2771,13 @@ static int run_pingpong(struct bcase *c, struct sample *s)
 	for (i = 1; !ret && i <= c->ops; i++)
 		ret = pp_exchange(&x, buf, c->size, i);
 	meter_halt(&m);
+	if (pinned)
+		sched_setaffinity(0, sizeof(cpus), &cpus);
 	return worker_finish(c, s, &m, pid, ret, ready[0], done[1], &x, buf,
 			     "exchange");
 err_xp:
+	if (pinned)
+		sched_setaffinity(0, sizeof(cpus), &cpus);
 	xp_destroy(&x);
 err_buf:
 	free(buf);
@@ -2712,7 +2833,7 @@ static int run_stream(struct bcase *c, struct sample *s)
 	buf = malloc(STREAM_MSG);
 	if (!buf)
 		return bc_fail(c, ENOMEM, "setup");
-	ret = xp_setup(&x, c->xtype, c->kind, false, STREAM_MSG, STREAM_CAP);
+	ret = xp_setup(&x, c, false, STREAM_MSG, STREAM_CAP);
 	x.zc = c->zc && c->xtype == X_RING;
 	if (ret) {
 		free(buf);
@@ -2811,6 +2932,17 @@ static void bench_ring(void)
 			  "roundtrip");
 		ring_case(g, pp_variants[v], "eventfd", X_EVENTFD, 0,
 			  run_pingpong, "roundtrip");
+		if (v == 1) {
+			/* Both sides wait in epoll_wait(), as event loops. */
+			c = ring_case(g, pp_variants[v], "shmdev-epoll", X_RING,
+				      K_SHMDEV, run_pingpong, "roundtrip");
+			c->epoll = true;
+			xfixed(c, "\"wait\":\"epoll on the doorbell\"");
+			c = ring_case(g, pp_variants[v], "eventfd-epoll",
+				      X_EVENTFD, 0, run_pingpong, "roundtrip");
+			c->epoll = true;
+			xfixed(c, "\"wait\":\"epoll on the eventfd\"");
+		}
 		for (i = 0; i < g->n; i++) {
 			c = &g->c[i];
 			c->spin = spin;
@@ -2822,11 +2954,43 @@ static void bench_ring(void)
 		group_run(g, pp_variants[v]);
 	}
 
+	/*
+	 * Both sides on one CPU, so that no spin finds the answer: every
+	 * wait sleeps, and what is measured is the wakeup.
+	 */
+	g = group_new("ring");
+	ring_case(g, "pingpong-64-1cpu", "shmdev", X_RING, K_SHMDEV,
+		  run_pingpong, "roundtrip");
+	ring_case(g, "pingpong-64-1cpu", "memfd", X_RING, K_MEMFD,
+		  run_pingpong, "roundtrip");
+	c = ring_case(g, "pingpong-64-1cpu", "shmdev-epoll", X_RING, K_SHMDEV,
+		      run_pingpong, "roundtrip");
+	c->epoll = true;
+	c = ring_case(g, "pingpong-64-1cpu", "eventfd-epoll", X_EVENTFD, 0,
+		      run_pingpong, "roundtrip");
+	c->epoll = true;
+	ring_case(g, "pingpong-64-1cpu", "eventfd", X_EVENTFD, 0,
+		  run_pingpong, "roundtrip");
+	ring_case(g, "pingpong-64-1cpu", "pipe", X_PIPE, 0, run_pingpong,
+		  "roundtrip");
+	for (i = 0; i < g->n; i++) {
+		c = &g->c[i];
+		c->onecpu = true;
+		c->size = 64;
+		c->ops = scaled_by(5000, QUICK_DIV_RING);
+		xfixed(c, "\"msg_size\":64,\"cpus\":1");
+	}
+	group_run(g, "pingpong-64-1cpu");
+
 	g = group_new("ring");
 	ring_case(g, "stream-64k", "shmdev", X_RING, K_SHMDEV, run_stream,
 		  "msg");
 	ring_case(g, "stream-64k", "memfd", X_RING, K_MEMFD, run_stream,
 		  "msg");
+	/* What a doorbell costs a ring whose sides do not wait on it. */
+	c = ring_case(g, "stream-64k", "shmdev-bell", X_RING, K_SHMDEV,
+		      run_stream, "msg");
+	c->bell = true;
 	ring_case(g, "stream-64k", "pipe", X_PIPE, 0, run_stream, "msg");
 	ring_case(g, "stream-64k", "unix", X_UNIX, 0, run_stream, "msg");
 	/* The ring's own way: messages written and read in place. */
