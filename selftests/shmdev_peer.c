@@ -11,6 +11,10 @@
  *                                       first: only the mapping is left
  *   shmdev_peer unlink NAME             remove the name
  *   shmdev_peer info NAME               print SHMDEV_IOC_INFO as key=value
+ *   shmdev_peer pollwait NAME           attach read-only, print "ready",
+ *                                       wait in poll() for a doorbell,
+ *                                       print "rung N" and exit
+ *   shmdev_peer ring NAME               ring doorbell 0 once
  *
  * SIZE and SEED take C notation (decimal, 0x.., 0..), MODE is octal.
  * Exit status: 0 success, 1 failed check, 2 usage or system call error.
@@ -18,6 +22,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,8 +47,10 @@ static __noreturn void usage(void)
 		"       %s hold NAME\n"
 		"       %s holdmap NAME\n"
 		"       %s unlink NAME\n"
-		"       %s info NAME\n",
-		prog, prog, prog, prog, prog, prog, prog);
+		"       %s info NAME\n"
+		"       %s pollwait NAME\n"
+		"       %s ring NAME\n",
+		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(EXIT_ERROR);
 }
 
@@ -212,6 +219,37 @@ static int cmd_info(char **argv)
 	return 0;
 }
 
+static int cmd_pollwait(char **argv)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct shmdev_ack ack = { 0 };
+	size_t size;
+
+	pfd.fd = attach(argv[0], SHMDEV_ATTACH_RDONLY, &size);
+	printf("ready\n");
+	fflush(stdout);
+	while (poll(&pfd, 1, -1) < 0)
+		if (errno != EINTR)
+			fail("poll", errno);
+	if (st_ioctl(pfd.fd, SHMDEV_IOC_ACK, &ack))
+		fail("ack", errno);
+	printf("rung %llu\n", (unsigned long long)ack.counts[0]);
+	return ack.counts[0] ? 0 : EXIT_CHECK_FAILED;
+}
+
+static int cmd_ring(char **argv)
+{
+	struct shmdev_bell bell = { .bell = 0, .count = 1 };
+	size_t size;
+	int fd, ret;
+
+	fd = attach(argv[0], 0, &size);
+	ret = st_ioctl(fd, SHMDEV_IOC_RING, &bell);
+	if (ret)
+		fail("ring", -ret);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int nargs;
@@ -224,6 +262,8 @@ static const struct {
 	{ "holdmap",	1,	cmd_holdmap },
 	{ "unlink",	1,	cmd_unlink },
 	{ "info",	1,	cmd_info },
+	{ "pollwait",	1,	cmd_pollwait },
+	{ "ring",	1,	cmd_ring },
 };
 
 int main(int argc, char **argv)

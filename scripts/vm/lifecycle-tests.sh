@@ -9,8 +9,10 @@
 #
 #   rmmod_refused_while_only_mapped     rmmod in a loop while a process
 #   rmmod_refused_while_file_open       holds only a mapping, then only an
-#                                       open file: each attempt fails, the
-#                                       data stays intact
+#                                       open file, then a poll() waiting
+#                                       for a doorbell: each attempt fails,
+#                                       the data stays intact, a ring then
+#                                       wakes the poller
 #   rmmod_insmod_vs_open_churn          rmmod/insmod in a loop while other
 #                                       processes open, create, map, unlink
 #   load_unload_cycles                  SHMDEV_LIFECYCLE_CYCLES rmmod+insmod
@@ -140,7 +142,7 @@ test_rmmod_refused_while_only_mapped() {
 }
 
 test_rmmod_refused_while_file_open() {
-	local holder ret=0
+	local holder i ret=0
 
 	ensure_loaded || return 1
 	if ! peer create lc_open "$SIZE" 0600 || ! peer fill lc_open 4; then
@@ -164,6 +166,30 @@ test_rmmod_refused_while_file_open() {
 	fi
 	peer check lc_open 4 || ret=1
 	stop "$holder"
+	# ...and one waiting in poll() for a doorbell, which a ring from
+	# another process then wakes.
+	"$PEER" pollwait lc_open >/tmp/pollwait.out 2>&1 &
+	holder=$!
+	if wait_ready /tmp/pollwait.out "$holder"; then
+		rmmod_refused "$SHMDEV_RMMOD_ATTEMPTS" "a process waited in poll()" || ret=1
+		peer ring lc_open || ret=1
+		i=0
+		while kill -0 "$holder" 2>/dev/null && [ "$i" -lt 100 ]; do
+			usleep 100000
+			i=$((i + 1))
+		done
+		if kill -0 "$holder" 2>/dev/null; then
+			diag "the poller still waits 10 s after the ring"
+			stop "$holder"
+			ret=1
+		elif ! wait "$holder" || ! grep -q '^rung 1$' /tmp/pollwait.out; then
+			diag "the poller was not woken by the ring: $(cat /tmp/pollwait.out)"
+			ret=1
+		fi
+	else
+		stop "$holder"
+		ret=1
+	fi
 	peer unlink lc_open || ret=1
 	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
