@@ -665,8 +665,10 @@ static int shmdev_inode_open(struct inode *inode, struct file *file)
 
 /*
  * The shmem inode's own file operations: an open by path, possible only
- * through /proc/PID/map_files, is refused. The inode lives no longer than
- * the module, which waits for its mounts to be unused before it goes.
+ * through /proc/PID/map_files, is refused. A path may outlive the segment
+ * and the module (an O_PATH descriptor): shmdev_seg_free() hands the inode
+ * to the kernel's bad-inode operations, so that nothing left of it points
+ * into the module.
  */
 static const struct file_operations shmdev_inode_fops = {
 	.open		= shmdev_inode_open,
@@ -902,6 +904,12 @@ static void shmdev_seg_free(struct shmdev_seg *seg)
 	 * fput() defers that.
 	 */
 	shmem_truncate_range(seg->inode, 0, (loff_t)-1);
+	/*
+	 * Nor can anything open it: a path found through map_files while
+	 * the segment was mapped may still be held, and open through it
+	 * after the module is gone. Opens fail with EIO from now on.
+	 */
+	make_bad_inode(seg->inode);
 	shmdev_release_bytes(seg->ns_limits, shmdev_seg_size(seg));
 	if (seg->locked_mm) {
 		shmdev_seg_charge_locked(seg,
@@ -1010,23 +1018,33 @@ int __init shmdev_fs_init(void)
 	return 0;
 }
 
+/* Waits of 20 ms for delayed files before unloading: at most 1 s. */
+#define SHMDEV_UNMOUNT_TRIES	50
+
 /*
- * __fput() drops the module reference of a segment file before its
- * reference to the mount, fput() of a segment's shmem file may still be
- * pending (in the kernel's delayed list when a worker put it), and a path
- * looked up through /proc/PID/map_files holds the mount without the
- * module. Wait for all of them to let go, so that the
- * inodes, whose file operations are the module's, die before the module.
- * The module reference is already 0, so no new segment file can appear.
+ * What may still hold a mount when the module goes: fput() of a segment's
+ * shmem file (in the kernel's delayed list when a worker put it), and a
+ * path looked up through /proc/PID/map_files (an O_PATH descriptor), which
+ * holds it for as long as its owner likes, without the module. Neither
+ * leaves a pointer into the module: every segment is freed by now (the
+ * module reference is 0 and the names are gone), and shmdev_seg_free()
+ * gave each inode the kernel's bad-inode operations. So unloading waits a
+ * little for the delayed files, to free their memory now, but never for a
+ * path: the mount then lives on, detached, until its last user lets go.
  */
 static void shmdev_unmount(struct vfsmount *mnt)
 {
+	int tries;
+
 	if (!mnt)
 		return;
 	mntget(mnt);
-	/* Files put by workers (the reaper, unload) wait on this list. */
-	for (flush_delayed_fput(); !may_umount_tree(mnt); flush_delayed_fput())
+	for (tries = 0; tries < SHMDEV_UNMOUNT_TRIES; tries++) {
+		flush_delayed_fput();
+		if (may_umount_tree(mnt))
+			break;
 		msleep(20);
+	}
 	mntput(mnt);
 	kern_unmount(mnt);
 }

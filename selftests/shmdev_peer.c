@@ -15,12 +15,18 @@
  *                                       wait in poll() for a doorbell,
  *                                       print "rung N" and exit
  *   shmdev_peer ring NAME               ring doorbell 0 once
+ *   shmdev_peer opath NAME FILE         map it, open its mapping's
+ *                                       /proc/self/map_files path O_PATH,
+ *                                       unmap and close all but that path,
+ *                                       print "ready"; once FILE exists,
+ *                                       open the path and print the result
  *
  * SIZE and SEED take C notation (decimal, 0x.., 0..), MODE is octal.
  * Exit status: 0 success, 1 failed check, 2 usage or system call error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -49,8 +55,9 @@ static __noreturn void usage(void)
 		"       %s unlink NAME\n"
 		"       %s info NAME\n"
 		"       %s pollwait NAME\n"
-		"       %s ring NAME\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog);
+		"       %s ring NAME\n"
+		"       %s opath NAME FILE\n",
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(EXIT_ERROR);
 }
 
@@ -250,6 +257,40 @@ static int cmd_ring(char **argv)
 	return 0;
 }
 
+/*
+ * Holds nothing of the segment but a path to its inode, which can outlive
+ * the segment and the module; opening it later must fail cleanly.
+ */
+static int cmd_opath(char **argv)
+{
+	char path[64], fdpath[32];
+	size_t size;
+	void *p;
+	int fd, pfd, ret;
+
+	fd = attach(argv[0], 0, &size);
+	p = map(fd, size, PROT_READ);
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)p, (unsigned long)p + size);
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		fail(path, errno);
+	munmap(p, size);
+	close(fd);
+	printf("ready\n");
+	fflush(stdout);
+	while (access(argv[1], F_OK))
+		usleep(20000);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pfd);
+	ret = open(fdpath, O_RDONLY | O_CLOEXEC);
+	if (ret >= 0) {
+		printf("opened\n");
+		return EXIT_CHECK_FAILED;
+	}
+	printf("open: %s\n", strerror(errno));
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int nargs;
@@ -264,6 +305,7 @@ static const struct {
 	{ "info",	1,	cmd_info },
 	{ "pollwait",	1,	cmd_pollwait },
 	{ "ring",	1,	cmd_ring },
+	{ "opath",	2,	cmd_opath },
 };
 
 int main(int argc, char **argv)

@@ -13,6 +13,12 @@
 #                                       for a doorbell: each attempt fails,
 #                                       the data stays intact, a ring then
 #                                       wakes the poller
+#   rmmod_completes_while_a_path_is_held
+#                                       a process holds only an O_PATH
+#                                       descriptor of a freed segment's
+#                                       inode (from /proc/PID/map_files):
+#                                       rmmod completes at once, an open
+#                                       through the path fails cleanly
 #   rmmod_insmod_vs_open_churn          rmmod/insmod in a loop while other
 #                                       processes open, create, map, unlink
 #   load_unload_cycles                  SHMDEV_LIFECYCLE_CYCLES rmmod+insmod
@@ -191,6 +197,77 @@ test_rmmod_refused_while_file_open() {
 		ret=1
 	fi
 	peer unlink lc_open || ret=1
+	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
+	return "$ret"
+}
+
+# rmmod_within SECS: rmmod in the background, which must be done in SECS
+# (an unload that waits forever would sit in D state, unkillable).
+rmmod_within() {
+	local pid i=0
+
+	rmmod shmdev 3<&- >/tmp/rmmod.out 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		if [ "$i" -gt $(($1 * 10)) ]; then
+			diag "rmmod still runs after $1 s: $(grep -i shmdev /proc/$pid/stack 2>/dev/null | head -3)"
+			return 1
+		fi
+		usleep 100000
+	done
+	wait "$pid" || {
+		diag "rmmod failed: $(cat /tmp/rmmod.out)"
+		return 1
+	}
+}
+
+test_rmmod_completes_while_a_path_is_held() {
+	local holder i ret=0
+
+	ensure_loaded || return 1
+	rm -f /tmp/opath.go
+	if ! peer create lc_path "$SIZE" 0600 || ! peer fill lc_path 6; then
+		diag "cannot create and fill lc_path"
+		return 1
+	fi
+	"$PEER" opath lc_path /tmp/opath.go >/tmp/opath.out 2>&1 &
+	holder=$!
+	wait_ready /tmp/opath.out "$holder" || {
+		stop "$holder"
+		return 1
+	}
+	# The segment goes: nothing but the path is left of it.
+	peer unlink lc_path || ret=1
+	if rmmod_within 10; then
+		[ ! -d /sys/module/shmdev ] || {
+			diag "rmmod returned but the module is still there"
+			ret=1
+		}
+	else
+		ret=1
+	fi
+	touch /tmp/opath.go
+	i=0
+	while kill -0 "$holder" 2>/dev/null && [ "$i" -lt 100 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	if kill -0 "$holder" 2>/dev/null; then
+		diag "the path holder is stuck"
+		stop "$holder"
+		ret=1
+	elif ! wait "$holder"; then
+		diag "open through the path did not fail: $(cat /tmp/opath.out)"
+		ret=1
+	else
+		diag "after unload, $(tail -1 /tmp/opath.out)"
+	fi
+	ensure_loaded || return 1
+	if ! peer create lc_path2 "$SIZE" 0600 || ! peer fill lc_path2 7 ||
+	   ! peer check lc_path2 7 || ! peer unlink lc_path2; then
+		ret=1
+	fi
 	wait_pages 0 "$SHMDEV_SETTLE_SECS" || ret=1
 	return "$ret"
 }
@@ -413,10 +490,11 @@ test_works_after_exhaustion() {
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 diag "$SHMDEV_KERNEL_KIND kernel $(uname -r): $SHMDEV_LIFECYCLE_CYCLES cycles, $SHMDEV_RMMOD_ATTEMPTS rmmod attempts, exhaustion $SHMDEV_EXHAUST"
 run_test rmmod_refused_while_only_mapped
 run_test rmmod_refused_while_file_open
+run_test rmmod_completes_while_a_path_is_held
 run_test rmmod_insmod_vs_open_churn
 run_test load_unload_cycles
 run_test exhaustion_enomem_or_sigbus_without_oom_killer
