@@ -48,7 +48,8 @@ struct ring_hdr {
 	_Atomic uint32_t prod_ev;	/* futex consumers sleep on */
 	_Atomic uint32_t cons_sleepers;	/* consumers asleep on prod_ev */
 	_Atomic uint32_t cons_bellwait;	/* a consumer waits on the doorbell */
-	uint8_t pad1[RING_CACHELINE - 20];
+	_Atomic uint32_t detaches;	/* detaches so far, by either side */
+	uint8_t pad1[RING_CACHELINE - 24];
 
 	/* Written by consumers. */
 	_Atomic uint64_t cons_pos;	/* SPSC: bytes; MPMC: next slot */

@@ -111,6 +111,7 @@ struct ring_impl {
 	int32_t bell_fd;		/* with RING_DOORBELL: bound file */
 	uint32_t bell;			/* with RING_DOORBELL: data doorbell */
 	int64_t bell_checked;		/* when prepare last looked at peers */
+	uint32_t bell_detaches;		/* hdr->detaches it saw then */
 };
 
 #define RING_HANDLE_MAGIC	0x52484e44U
@@ -874,6 +875,7 @@ int shmdev_ring_detach(struct shmdev_ring *ring)
 		shmdev_ring_release(ring);
 	ring_unregister(r, SIDE_PROD);
 	ring_unregister(r, SIDE_CONS);
+	atomic_fetch_add_explicit(&r->hdr->detaches, 1, memory_order_seq_cst);
 	/* Let sleepers of both sides look at the peer tables again. */
 	atomic_fetch_add_explicit(&r->hdr->prod_ev, 1, memory_order_seq_cst);
 	shmdev__futex_wake(&r->hdr->prod_ev, INT_MAX);
@@ -1130,6 +1132,7 @@ int shmdev_ring_poll_prepare(struct shmdev_ring *ring, unsigned int events)
 	struct shmdev_ack ack = { .flags = SHMDEV_ACK_WATCH };
 	bool in = events & SHMDEV_RING_POLLIN;
 	bool out = events & SHMDEV_RING_POLLOUT;
+	uint32_t detaches;
 	int64_t now;
 	int i, ret;
 
@@ -1171,14 +1174,20 @@ int shmdev_ring_poll_prepare(struct shmdev_ring *ring, unsigned int events)
 	if (ring_ready(r, in, out))
 		return 1;
 	/*
-	 * Whether the other side is gone costs system calls: look at most
-	 * every RING_LIVENESS_NS, as blocked calls do, so that a loop woken
-	 * at that interval learns it in time and a busy one pays nothing.
+	 * Whether the other side is gone costs system calls: look after a
+	 * detach (which rings the waiters), else at most every
+	 * RING_LIVENESS_NS, as blocked calls do, so that a loop woken at
+	 * that interval learns of a death in time and a busy one pays
+	 * nothing.
 	 */
+	detaches = atomic_load_explicit(&r->hdr->detaches,
+					memory_order_seq_cst);
 	now = shmdev__now_ns();
-	if (now - r->bell_checked < RING_LIVENESS_NS)
+	if (detaches == r->bell_detaches &&
+	    now - r->bell_checked < RING_LIVENESS_NS)
 		return 0;
 	r->bell_checked = now;
+	r->bell_detaches = detaches;
 	if ((in && peers_gone(r, SIDE_PROD)) ||
 	    (out && peers_gone(r, SIDE_CONS)))
 		return -EPIPE;

@@ -1811,14 +1811,9 @@ TEST_F(seg, ring_doorbell_reports_gone_peer_with_epipe)
 	ASSERT_EQ(0, shmdev_ring_recv(&cons, &v, sizeof(v), &(size_t){ 0 },
 				      0));
 	ASSERT_EQ(0, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
-	/*
-	 * Detaching wakes the waiter, which then learns the peer is gone: at
-	 * once if it looked last more than SHMDEV_RING_LIVENESS_MS ago (it
-	 * looked when it armed, just now: so after that long).
-	 */
+	/* Detaching wakes the waiter, which then learns the peer is gone. */
 	ASSERT_EQ(0, shmdev_ring_detach(&prod));
 	EXPECT_TRUE(wait_readable(cfd));
-	usleep((SHMDEV_RING_LIVENESS_MS + 5) * 1000);
 	EXPECT_EQ(-EPIPE, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
 	shmdev_ring_detach(&cons);
 	close(pfd);
@@ -1871,6 +1866,46 @@ TEST_F(seg, ring_doorbell_on_anonymous_segment_with_reattach)
 	shmdev_ring_detach(&prod);
 	shmdev_unmap(p, len);
 	close(fd);
+}
+
+/* A peer that dies without detaching: learnt within the liveness time. */
+TEST_F(seg, ring_doorbell_reports_dead_peer_after_liveness_time)
+{
+	const char *name = new_name(self, "dbdead");
+	struct shmdev_ring cons;
+	unsigned int v = 1, got;
+	int64_t waited = 0;
+	size_t len;
+	int cfd, ret;
+	pid_t pid;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, 0);
+	cfd = db_attach(name, &cons);
+	ASSERT_LE(0, cfd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmdev_ring prod;
+
+		if (db_attach(name, &prod) < 0 ||
+		    shmdev_ring_send(&prod, &v, sizeof(v), 0))
+			_exit(1);
+		_exit(0);	/* no detach */
+	}
+	ASSERT_EQ(0, child_exit(pid));
+	ASSERT_EQ(0, shmdev_ring_recv(&cons, &got, sizeof(got), &len, 0));
+	/* As an event loop: wait a liveness interval, look again. */
+	while ((ret = shmdev_ring_poll_prepare(&cons,
+					       SHMDEV_RING_POLLIN)) == 0 &&
+	       waited < 50) {
+		usleep(SHMDEV_RING_LIVENESS_MS * 1000);
+		waited++;
+	}
+	EXPECT_EQ(-EPIPE, ret);
+	EXPECT_GE(2, waited);
+	shmdev_ring_detach(&cons);
+	close(cfd);
 }
 
 TEST_F(seg, ring_doorbell_rejects_bad_arguments)

@@ -57,7 +57,9 @@
  * shmdev_ring_poll_prepare() reports -EPIPE once every peer of the other side
  * is gone. Each waiting handle needs a file of its own (shmdev_attach() again,
  * or shmdev_reattach(), which also serves anonymous segments): the file's watch
- * set and counts are the handle's.
+ * set and counts are the handle's. The handle borrows the file: keep it open
+ * until shmdev_ring_detach(), which rings through it. A process counts as a
+ * peer from its first producing or consuming call on.
  *
  * Every function returns 0 or a negative errno and never prints or exits.
  * A struct shmdev_ring is used by one thread at a time (it holds the state
