@@ -2,8 +2,9 @@
 #
 # shmdev: `make` builds the module for KDIR (the running kernel by default),
 # `make check` runs every test in QEMU on the kernel matrix, `make demo`
-# runs the examples (a message ring, a robust-mutex table, fd passing), `make
-# bench` the benchmarks (QEMU, each kernel of the matrix). See README.md.
+# runs the examples (a message ring, a robust-mutex table, fd passing, rings
+# in epoll and io_uring event loops), `make bench` the benchmarks (QEMU, each
+# kernel of the matrix). See README.md.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(shell pwd)
@@ -32,7 +33,8 @@ examples:
 
 EXAMPLES := userspace/examples
 # The programs scripts/demo.sh runs.
-DEMO_PROGS := ring-producer ring-consumer table-writer table-reader fdpass-demo
+DEMO_PROGS := ring-producer ring-consumer table-writer table-reader fdpass-demo \
+	ring-epoll ring-uring
 
 # make demo: in a QEMU VM (nothing touches the running kernel);
 # make demo HOST=1: on the running kernel, loading the module if needed.
@@ -67,7 +69,8 @@ help:
 	@echo "make deb          Debian packages into build/deb/"
 	@echo "make pkg-check    DKMS, install, package and udev tests (TAP)"
 	@echo "make check        run all tests in QEMU on the kernel matrix [KERNELS=\"6.1 sid debug ...\"]"
-	@echo "make demo         the examples: a message ring, a robust-mutex table, fd passing (in QEMU; HOST=1 on this kernel)"
+	@echo "make demo         the examples: a message ring, a robust-mutex table, fd passing, rings in"
+	@echo "                  epoll and io_uring event loops (in QEMU; HOST=1 on this kernel)"
 	@echo "make bench        benchmarks against memfd, shm_open, SysV, pipes in QEMU on 6.1 and 6.12, report"
 	@echo "                  into build/bench/, new baselines in bench/results/ [BENCH_FLAGS='-q -r N -n']"
 

@@ -76,6 +76,8 @@ test_kernel() {
 		"$EXAMPLES_OUT/table-writer:/opt/table-writer" \
 		"$EXAMPLES_OUT/table-reader:/opt/table-reader" \
 		"$EXAMPLES_OUT/fdpass-demo:/opt/fdpass-demo" \
+		"$EXAMPLES_OUT/ring-epoll:/opt/ring-epoll" \
+		"$EXAMPLES_OUT/ring-uring:/opt/ring-uring" \
 		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
 		"$LIBTESTS_OUT:/libtests" \
 		"$HOSTTESTS_OUT/vm:/ringsync" \

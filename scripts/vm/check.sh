@@ -48,12 +48,12 @@ demo() {
 	echo "1..1"
 	if out=$(sh /opt/demo.sh 2>&1); then
 		printf '%s\n' "$out" | sed 's/^/# /'
-		echo "ok 1 - demo_ring_table_fdpass"
+		echo "ok 1 - demo_ring_table_fdpass_epoll_uring"
 		echo "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0"
 		return 0
 	fi
 	printf '%s\n' "$out" | sed 's/^/# /'
-	echo "not ok 1 - demo_ring_table_fdpass"
+	echo "not ok 1 - demo_ring_table_fdpass_epoll_uring"
 	echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"
 	return 1
 }
