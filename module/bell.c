@@ -44,11 +44,25 @@ void shmdev_bells_bind(struct shmdev_file_bells *fb, struct shmdev_seg *seg)
 	WRITE_ONCE(fb->watch, SHMDEV_ALL_BELLS);
 }
 
-int shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg)
+/* A valid SHMDEV_IOC_RING argument, whatever the file? */
+bool shmdev_bell_valid(const struct shmdev_bell *arg)
 {
-	if (arg->bell >= SHMDEV_NR_BELLS || !arg->count || arg->flags ||
-	    arg->pad || memchr_inv(arg->reserved, 0, sizeof(arg->reserved)))
-		return -EINVAL;
+	return arg->bell < SHMDEV_NR_BELLS && arg->count && !arg->flags &&
+	       !arg->pad && !memchr_inv(arg->reserved, 0, sizeof(arg->reserved));
+}
+
+/* A valid SHMDEV_IOC_ACK argument, whatever the file? */
+bool shmdev_ack_valid(const struct shmdev_ack *arg)
+{
+	return !(arg->flags & ~SHMDEV_ACK_FLAGS_MASK) &&
+	       !(arg->bells & ~SHMDEV_ALL_BELLS) &&
+	       !((arg->flags & SHMDEV_ACK_WATCH) && !arg->bells) &&
+	       !memchr_inv(arg->reserved, 0, sizeof(arg->reserved));
+}
+
+/* Rings a doorbell; @arg passed shmdev_bell_valid(). */
+void shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg)
+{
 	/*
 	 * Fully ordered before the wait queue's lock: a poller that queued
 	 * itself before we take it is woken, one that queues after reads
@@ -56,24 +70,17 @@ int shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg)
 	 */
 	atomic64_add_return(arg->count, &seg->bells[arg->bell]);
 	wake_up_poll(&seg->bell_wq, EPOLLIN | EPOLLRDNORM);
-	return 0;
 }
 
-int shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
-		     struct shmdev_ack *arg)
+/* Acknowledges (and watches); @arg passed shmdev_ack_valid(). */
+void shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
+		      struct shmdev_ack *arg)
 {
 	unsigned long bells = arg->bells;
 	unsigned int i;
 
-	if ((arg->flags & ~SHMDEV_ACK_FLAGS_MASK) ||
-	    (arg->bells & ~SHMDEV_ALL_BELLS) ||
-	    memchr_inv(arg->reserved, 0, sizeof(arg->reserved)))
-		return -EINVAL;
-	if (arg->flags & SHMDEV_ACK_WATCH) {
-		if (!bells)
-			return -EINVAL;
+	if (arg->flags & SHMDEV_ACK_WATCH)
 		WRITE_ONCE(fb->watch, bells);
-	}
 	if (!bells)
 		bells = READ_ONCE(fb->watch);
 
@@ -88,7 +95,6 @@ int shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
 		} while (!atomic64_try_cmpxchg(&fb->seen[i], &old, now));
 		arg->counts[i] = (u64)now - (u64)old;
 	}
-	return 0;
 }
 
 static bool shmdev_bells_pending(struct shmdev_file_bells *fb,

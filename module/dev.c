@@ -687,28 +687,30 @@ static long shmdev_ioc_ring(struct file *file, struct shmdev_bell __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
+	if (!shmdev_bell_valid(&arg))
+		return -EINVAL;
 	if (!segfile)
 		return -ENODEV;
 	/* A read-only attach changes nothing that writers see. */
 	if (!(segfile->f_mode & FMODE_WRITE))
 		return -EPERM;
-	return shmdev_bells_ring(shmdev_file_seg(segfile), &arg);
+	shmdev_bells_ring(shmdev_file_seg(segfile), &arg);
+	return 0;
 }
 
 static long shmdev_ioc_ack(struct file *file, struct shmdev_ack __user *uarg)
 {
 	struct file *segfile = shmdev_bound(file);
 	struct shmdev_ack arg;
-	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
+	if (!shmdev_ack_valid(&arg))
+		return -EINVAL;
 	if (!segfile)
 		return -ENODEV;
-	ret = shmdev_bells_ack(&shmdev_handle(file)->bells,
-			       shmdev_file_seg(segfile), &arg);
-	if (ret)
-		return ret;
+	shmdev_bells_ack(&shmdev_handle(file)->bells, shmdev_file_seg(segfile),
+			 &arg);
 	/* The counts are gone from the file: they must reach the caller. */
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }

@@ -147,9 +147,11 @@ extern atomic_t shmdev_nr_segments;
 /* bell.c */
 void shmdev_bells_init(struct shmdev_seg *seg);
 void shmdev_bells_bind(struct shmdev_file_bells *fb, struct shmdev_seg *seg);
-int shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg);
-int shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
-		     struct shmdev_ack *arg);
+bool shmdev_bell_valid(const struct shmdev_bell *arg);
+bool shmdev_ack_valid(const struct shmdev_ack *arg);
+void shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg);
+void shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
+		      struct shmdev_ack *arg);
 __poll_t shmdev_bells_poll(struct file *file, struct shmdev_file_bells *fb,
 			   struct file *segfile, poll_table *pt);
 void shmdev_bells_wake_hangup(struct shmdev_seg *seg);

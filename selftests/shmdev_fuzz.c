@@ -111,8 +111,9 @@ struct cmd_desc {
 static const int e_version[] = { EFAULT, 0 };
 static const int e_create[] = { EINVAL, EFBIG, ENAMETOOLONG, EEXIST, EBUSY,
 				ENOSPC, ENOMEM, EFAULT, 0 };
+/* ENODEV: a re-attach (NEWFD, no name) on an unbound file. */
 static const int e_attach[] = { EINVAL, ENAMETOOLONG, ENOENT, EACCES, EBUSY,
-				EFAULT, 0 };
+				ENODEV, EFAULT, 0 };
 static const int e_info[] = { ENODEV, EFAULT, 0 };
 static const int e_unlink[] = { EINVAL, ENAMETOOLONG, ENOENT, EPERM, EBUSY,
 				EFAULT, 0 };
@@ -124,9 +125,13 @@ static const int e_setperm[] = { EINVAL, ENAMETOOLONG, ENOENT, EPERM, EFAULT,
 				 0 };
 static const int e_list[] = { EINVAL, ENOMEM, EFAULT, 0 };
 static const int e_limits[] = { EINVAL, EFAULT, 0 };
+static const int e_stat[] = { ENODEV, EFAULT, 0 };
+static const int e_ring[] = { EINVAL, ENODEV, EPERM, EFAULT, 0 };
+static const int e_ack[] = { EINVAL, ENODEV, EFAULT, 0 };
 
 enum { C_VERSION, C_CREATE, C_ATTACH, C_INFO, C_UNLINK, C_RESIZE,
-       C_ADD_SEALS, C_GET_SEALS, C_SETPERM, C_LIST, C_LIMITS, C_MAX };
+       C_ADD_SEALS, C_GET_SEALS, C_SETPERM, C_LIST, C_LIMITS, C_STAT,
+       C_RING, C_ACK, C_MAX };
 
 static const struct cmd_desc cmds[C_MAX] = {
 	{ "VERSION", SHMDEV_IOC_VERSION, sizeof(struct shmdev_version), e_version },
@@ -140,6 +145,9 @@ static const struct cmd_desc cmds[C_MAX] = {
 	{ "SETPERM", SHMDEV_IOC_SETPERM, sizeof(struct shmdev_setperm), e_setperm },
 	{ "LIST", SHMDEV_IOC_LIST, sizeof(struct shmdev_list), e_list },
 	{ "LIMITS", SHMDEV_IOC_LIMITS, sizeof(struct shmdev_limits), e_limits },
+	{ "STAT", SHMDEV_IOC_STAT, sizeof(struct shmdev_stat), e_stat },
+	{ "RING", SHMDEV_IOC_RING, sizeof(struct shmdev_bell), e_ring },
+	{ "ACK", SHMDEV_IOC_ACK, sizeof(struct shmdev_ack), e_ack },
 };
 
 /*
@@ -360,6 +368,9 @@ static void build_arg(struct thread *t, int c, void *buf, bool *bad,
 		fill_name(t, a->name, false, &nb);
 		*badname = nb;
 		a->flags = fuzz_bits32(t, SHMDEV_ATTACH_FLAGS_MASK, bad);
+		/* No name and NEWFD: a re-attach of the file's segment. */
+		if (!a->name[0] && (a->flags & SHMDEV_ATTACH_NEWFD))
+			*badname = false;
 		if (!below(t, 8)) {
 			a->pad = rnd(t);
 			*bad = *bad || a->pad;
@@ -458,6 +469,35 @@ static void build_arg(struct thread *t, int c, void *buf, bool *bad,
 			a->flags = 1U << (3 + below(t, 29));
 			*bad = true;
 		}
+		fuzz_reserved(t, a->reserved, sizeof(a->reserved), bad);
+		break;
+	}
+	case C_RING: {
+		struct shmdev_bell *a = buf;
+
+		a->bell = below(t, 8) ? below(t, SHMDEV_NR_BELLS) :
+					(uint32_t)rnd(t);
+		a->count = below(t, 8) ? below(t, 4) : (uint32_t)rnd(t);
+		if (a->bell >= SHMDEV_NR_BELLS || !a->count)
+			*bad = true;
+		a->flags = fuzz_bits32(t, 0, bad);
+		if (!below(t, 8)) {
+			a->pad = rnd(t);
+			*bad = *bad || a->pad;
+		}
+		fuzz_reserved(t, a->reserved, sizeof(a->reserved), bad);
+		break;
+	}
+	case C_ACK: {
+		struct shmdev_ack *a = buf;
+
+		a->bells = fuzz_bits32(t, (1U << SHMDEV_NR_BELLS) - 1, bad);
+		a->flags = fuzz_bits32(t, SHMDEV_ACK_FLAGS_MASK, bad);
+		/* An empty watch set is refused. */
+		if ((a->flags & SHMDEV_ACK_WATCH) && !a->bells)
+			*bad = true;
+		if (below(t, 2))
+			memset(a->counts, 0xa5, sizeof(a->counts));
 		fuzz_reserved(t, a->reserved, sizeof(a->reserved), bad);
 		break;
 	}
