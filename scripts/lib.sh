@@ -323,9 +323,10 @@ rig_packages() {
 	local kver
 
 	# perl: W=1 runs scripts/kernel-doc, which needs more than perl-base.
+	# gcc-multilib: the 32-bit builds of the tests (build_m32).
 	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils zstd \
-		util-linux make gcc libc6-dev perl sparse "$KSFT_SOURCE_PACKAGE" \
-		"${RIG_EXTRA_PACKAGES[@]}"
+		util-linux make gcc gcc-multilib libc6-dev perl sparse \
+		"$KSFT_SOURCE_PACKAGE" "${RIG_EXTRA_PACKAGES[@]}"
 	for kver in "$@"; do
 		kernel_in_sid "$kver" || printf 'linux-headers-%s\n' "$kver"
 	done
@@ -685,6 +686,45 @@ build_benchprog() {
 	log "built the benchmark program in $BENCHPROG_OUT"
 }
 
+# The same programs as 32-bit x86 executables, for 32-bit callers of the
+# ABI (compat_ioctl): selftests, library and shmdev-ctl tests, examples,
+# under M32_OUT; the VM has them at /m32. The ring and sync tests run
+# -m32 on the host (run_host_tests): see README.md, "32-bit callers".
+M32_OUT=$SHMDEV_BUILD/m32
+build_m32() {
+	local cc=(CC="gcc -m32")
+
+	build_programs selftests-m32 "$SELFTESTS_DIR" "$M32_OUT/selftests" \
+		KSFT_DIR="$KSFT_DIR" "${cc[@]}"
+	build_programs libtests-m32 "$LIBTESTS_DIR" "$M32_OUT/libtests" \
+		KSFT_DIR="$KSFT_DIR" "${cc[@]}"
+	build_programs examples-m32 "$EXAMPLES_DIR" "$M32_OUT/examples" \
+		"${cc[@]}"
+	file -L "$M32_OUT/selftests/shmdev_test" | grep -q 'ELF 32-bit' ||
+		die "the 32-bit build made no 32-bit shmdev_test"
+	log "built 32-bit selftests, library tests and examples in $M32_OUT"
+}
+
+# m32_to_initramfs ROOT: the 32-bit programs at /m32, with the selftests'
+# Makefile, and the 32-bit loader and C library shmdev-ctl needs.
+m32_to_initramfs() {
+	local root=$1 item lib
+
+	mkdir -p "$root/m32"
+	cp -a "$M32_OUT/selftests" "$M32_OUT/libtests" "$M32_OUT/examples" \
+		"$root/m32/"
+	for item in Makefile settings config; do
+		[[ ! -f $SELFTESTS_DIR/$item ]] ||
+			cp "$SELFTESTS_DIR/$item" "$root/m32/selftests/"
+	done
+	chmod -R u+rwX,go+rX,go-w "$root/m32"
+	while read -r lib; do
+		[[ -e $root$lib ]] || install -D -m 0755 "$lib" "$root$lib"
+	done < <(LD_LIBRARY_PATH=$M32_OUT/libtests ldd "$M32_OUT/libtests/shmdev-ctl" |
+		awk '$2 == "=>" && $3 ~ /^\// && $1 != "libshmdev.so.1" { print $3 }
+			$1 ~ /^\// { print $1 }')
+}
+
 # The ring and sync tests, static, for the VM (run there on shmdev).
 build_ringsync() {
 	build_programs ringsync "$HOSTTESTS_DIR" "$HOSTTESTS_OUT" \
@@ -693,13 +733,17 @@ build_ringsync() {
 }
 
 # run_host_tests LOG: the ring and sync tests on memfd, plain, under
-# ASan+UBSan and under TSan; prints "PASS FAIL SKIP" summed over their
-# kselftest totals (a failure without a failing test counts as one).
+# ASan+UBSan, under TSan and as 32-bit programs; prints "PASS FAIL SKIP"
+# summed over their kselftest totals (a failure without a failing test
+# counts as one).
 run_host_tests() {
 	local out=$1 rc=0 totals
 
 	make -C "$HOSTTESTS_DIR" OUTPUT="$HOSTTESTS_OUT" KSFT_DIR="$KSFT_DIR" \
 		run run-asan run-tsan >"$out" 2>&1 || rc=$?
+	# And as a 32-bit program, on the host's own CPU (see build_m32).
+	make -C "$HOSTTESTS_DIR" OUTPUT="$HOSTTESTS_OUT/m32" KSFT_DIR="$KSFT_DIR" \
+		CC="gcc -m32" run >>"$out" 2>&1 || rc=$?
 	totals=$(awk '/Totals: pass:/ {
 			for (i = 1; i <= NF; i++) {
 				split($i, kv, ":")
@@ -839,6 +883,7 @@ make_initramfs() {
 		done
 		chmod -R u+rwX,go+rX,go-w "$root/selftests"
 	fi
+	[[ ! -x $M32_OUT/selftests/shmdev_test ]] || m32_to_initramfs "$root"
 	for extra in "$@"; do
 		src=${extra%%:*}
 		dest=${extra#*:}

@@ -38,7 +38,7 @@ PROG=vm-check
 . "$SHMDEV_SCRIPTS/lib-debug.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo bench stress fuzz lifecycle rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo selftests-m32 libtests-m32 demo-m32 bench stress fuzz lifecycle rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -187,6 +187,7 @@ main() {
 	build_libtests
 	build_ringsync
 	build_benchprog
+	build_m32
 	phase_end
 
 	phase_begin "ring and sync tests on the host"

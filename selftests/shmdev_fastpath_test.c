@@ -121,6 +121,22 @@ static uint8_t *map_fd(int fd, size_t len, int prot, int flags, off_t off)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * A shared mapping of all of huge segment @fd where its huge pages can be
+ * mapped by PMD: see st_mmap_huge(), and the log line for 32-bit tasks.
+ */
+static uint8_t *map_huge(struct __test_metadata *_metadata, int fd,
+			 size_t len, uint64_t huge)
+{
+	bool realigned;
+	void *p = st_mmap_huge(fd, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       0, huge, &realigned);
+
+	if (realigned)
+		TH_LOG("this kernel does not align a 32-bit task's mappings for huge pages (nor memfd's): mapped at an aligned address");
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* VERSION */
 
 TEST_F(shmdev, version_reports_huge_and_premap)
@@ -406,7 +422,7 @@ TEST_F(shmdev, huge_populate_maps_by_pmd)
 	ASSERT_EQ(0, st_info(self->fd, &info));
 	EXPECT_TRUE(info.flags & SHMDEV_INFO_HUGE);
 
-	p = map_fd(self->fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	p = map_huge(_metadata, self->fd, len, huge);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0U, (uintptr_t)p % huge);
 	before = minflt();
@@ -483,7 +499,7 @@ TEST_F(shmdev, huge_shrink_frees_huge_pages_and_grow_reads_zero)
 	huge = huge_size(self->fd);
 	ASSERT_EQ(0, st_create_flags(self->fd, name, len, 0600,
 				     SHMDEV_CREATE_HUGE, NULL));
-	p = map_fd(self->fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	p = map_huge(_metadata, self->fd, len, huge);
 	ASSERT_NE(NULL, p);
 	write_pages(p, len, SEED_A);
 

@@ -2628,6 +2628,7 @@ struct memcg_child_arg {
 	int close_fd;
 	const char *name;	/* a segment to attach, or NULL: create one */
 	size_t len;
+	size_t huge;		/* a huge segment's page size, or 0 */
 	bool tables_first;	/* st_make_page_tables() before the fill */
 	bool verify;		/* fill every byte, then read all back */
 };
@@ -2638,6 +2639,7 @@ static int memcg_child(void *data)
 	struct memcg_child_arg *a = data;
 	struct rlimit no_core = { 0, 0 };
 	volatile uint8_t *p;
+	bool realigned;
 	size_t off;
 	char c;
 	int fd;
@@ -2651,7 +2653,8 @@ static int memcg_child(void *data)
 		CHILD_CHECK_EQ(0, st_attach(fd, a->name, 0, NULL, NULL));
 	else
 		CHILD_CHECK_EQ(0, st_create(fd, "", a->len, 0600, NULL));
-	p = map_fd(fd, a->len, PROT_READ | PROT_WRITE, MAP_SHARED);
+	p = st_mmap_huge(fd, a->len, PROT_READ | PROT_WRITE, MAP_SHARED, 0,
+			 a->huge, &realigned);
 	CHILD_CHECK(p != MAP_FAILED);
 	if (a->tables_first)
 		st_make_page_tables(p, a->len);
@@ -2792,6 +2795,7 @@ TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
 	ASSERT_EQ(0, st_version(self->fd, &ver));
 	if (!ver.huge_page_size)
 		SKIP(return, "this kernel cannot map huge pages");
+	arg.huge = ver.huge_page_size;
 	ASSERT_EQ(0, st_create_flags(self->fd, name, arg.len, 0600,
 				     SHMDEV_CREATE_HUGE, NULL));
 	reason = memcg_setup(&cg, max);

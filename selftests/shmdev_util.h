@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,46 @@ static inline size_t st_mismatch(const void *buf, size_t len, uint8_t seed)
 		if (p[i] != st_pattern(i, seed))
 			break;
 	return i;
+}
+
+/*
+ * mmap() of a huge segment at an address aligned to @align (its huge page
+ * size), as the kernel places it for a 64-bit caller. Since Linux 6.8,
+ * and in the stable kernels that took the change (Debian's 6.1 too), the
+ * kernel no longer aligns a 32-bit task's mappings for huge pages (nor
+ * memfd's): for such a task whose mapping came out unaligned, this maps
+ * the segment again at an aligned address it reserves itself, and sets
+ * *@realigned. A 64-bit caller gets what mmap() gave, aligned or not.
+ * MAP_FAILED on error.
+ */
+static inline void *st_mmap_huge(int fd, size_t len, int prot, int flags,
+				 off_t off, size_t align, bool *realigned)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, off), *res;
+	uintptr_t a, end;
+
+	*realigned = false;
+	if (p == MAP_FAILED || !align || !((uintptr_t)p % align) ||
+	    sizeof(long) == 8)
+		return p;
+	munmap(p, len);
+	res = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	a = ((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1);
+	end = (uintptr_t)res + len + align;
+	p = mmap((void *)a, len, prot, flags | MAP_FIXED, fd, off);
+	if (p == MAP_FAILED) {
+		munmap(res, len + align);
+		return MAP_FAILED;
+	}
+	if (a > (uintptr_t)res)
+		munmap(res, a - (uintptr_t)res);
+	if (end > a + len)
+		munmap((void *)(a + len), end - (a + len));
+	*realigned = true;
+	return p;
 }
 
 /* Opens the device with close-on-exec; returns the fd or -errno. */

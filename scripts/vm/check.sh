@@ -26,34 +26,40 @@ echo "# shmdev-vm: libshmdev and shmdev-ctl tests"
 sh /libtests/run.sh
 status libtests $?
 
+# The ring and sync tests in directory $1, on shmdev segments.
+ringsync() {
+	(
+		# shellcheck source=knobs.sh
+		. /rig/knobs.sh
+		[ -z "${SHMDEV_TEST_MESSAGES:-}" ] || export SHMDEV_TEST_MESSAGES
+		export SHMDEV_TEST_BACKEND=shmdev
+		rc=0
+		for prog in sync_test ring_test; do
+			"$1/$prog" || rc=1
+		done
+		exit $rc
+	)
+}
+
 echo "# shmdev-vm: ring and sync tests on shmdev segments"
-(
-	# shellcheck source=knobs.sh
-	. /rig/knobs.sh
-	[ -z "${SHMDEV_TEST_MESSAGES:-}" ] || export SHMDEV_TEST_MESSAGES
-	export SHMDEV_TEST_BACKEND=shmdev
-	rc=0
-	for prog in sync_test ring_test; do
-		"/ringsync/$prog" || rc=1
-	done
-	exit $rc
-)
+ringsync /ringsync
 status ringsync $?
 
-# The README's demo (make demo), as one TAP test.
+# The README's demo (make demo), as one TAP test; DEMO_BIN names the
+# programs' directory (default /opt; /m32/examples for the 32-bit ones).
 demo() {
-	local out
+	local out name=demo_ring_table_fdpass_epoll_uring${1:+_$1}
 
 	echo "TAP version 13"
 	echo "1..1"
 	if out=$(sh /opt/demo.sh 2>&1); then
 		printf '%s\n' "$out" | sed 's/^/# /'
-		echo "ok 1 - demo_ring_table_fdpass_epoll_uring"
+		echo "ok 1 - $name"
 		echo "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0"
 		return 0
 	fi
 	printf '%s\n' "$out" | sed 's/^/# /'
-	echo "not ok 1 - demo_ring_table_fdpass_epoll_uring"
+	echo "not ok 1 - $name"
 	echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"
 	return 1
 }
@@ -61,6 +67,20 @@ demo() {
 echo "# shmdev-vm: the demo"
 demo
 status demo $?
+
+# 32-bit callers: the same programs built -m32 (lib.sh's build_m32), whose
+# ioctls go through compat_ioctl; the selftests as root only.
+echo "# shmdev-vm: 32-bit selftests as root"
+make -C /m32/selftests run_tests
+status selftests-m32 $?
+
+echo "# shmdev-vm: 32-bit libshmdev and shmdev-ctl tests"
+LIBTESTS_DIR=/m32/libtests sh /m32/libtests/run.sh
+status libtests-m32 $?
+
+echo "# shmdev-vm: the 32-bit demo"
+DEMO_BIN=/m32/examples demo m32
+status demo-m32 $?
 
 # make bench's program, briefly (quick sizes, one round): each record it
 # prints is a TAP test, failed if it is an error record, skipped if it
