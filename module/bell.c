@@ -9,9 +9,12 @@
  * is ahead of what it acknowledged. Ringing adds to a counter and then
  * wakes the segment's wait queue; poll() queues itself and then reads the
  * counters, so either the ringer finds the poller queued or the poller
- * finds the new count. Acknowledging moves the file's count up to the
- * segment's with a compare-and-exchange, so two threads acknowledging
- * through one file never both report the same rings.
+ * finds the new count. The wakeups carry no event mask: a file's
+ * readiness depends on its watch set, so every waiter (epoll, io_uring,
+ * aio) must ask poll() again rather than take the mask of the wakeup.
+ * Acknowledging moves the file's count up to the segment's with a
+ * compare-and-exchange, so two threads acknowledging through one file
+ * never both report the same rings.
  */
 
 #include <linux/atomic.h>
@@ -69,7 +72,7 @@ void shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg)
 	 * the new count.
 	 */
 	atomic64_add_return(arg->count, &seg->bells[arg->bell]);
-	wake_up_poll(&seg->bell_wq, EPOLLIN | EPOLLRDNORM);
+	wake_up(&seg->bell_wq);
 }
 
 /* Acknowledges (and watches); @arg passed shmdev_ack_valid(). */
@@ -86,13 +89,17 @@ void shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
 
 	memset(arg->counts, 0, sizeof(arg->counts));
 	for_each_set_bit(i, &bells, SHMDEV_NR_BELLS) {
-		s64 old = atomic64_read(&fb->seen[i]);
-		s64 now;
+		s64 old, now;
 
-		/* The segment's count only grows: @now is never behind @old. */
+		/*
+		 * The count is read after the file's (acquire), and another
+		 * acknowledger's store of what it read is fully ordered
+		 * after its read: so @now is never behind @old.
+		 */
 		do {
+			old = atomic64_read_acquire(&fb->seen[i]);
 			now = atomic64_read(&seg->bells[i]);
-		} while (!atomic64_try_cmpxchg(&fb->seen[i], &old, now));
+		} while (atomic64_cmpxchg(&fb->seen[i], old, now) != old);
 		arg->counts[i] = (u64)now - (u64)old;
 	}
 }
@@ -139,6 +146,12 @@ __poll_t shmdev_bells_poll(struct file *file, struct shmdev_file_bells *fb,
 /* Called when the name goes or a file is released: pollers may hang up. */
 void shmdev_bells_wake_hangup(struct shmdev_seg *seg)
 {
+	/*
+	 * Orders our store (->linked or ->nr_files) before our reads of
+	 * the other: an unlink and a release racing each other cannot both
+	 * miss the hangup.
+	 */
+	smp_mb();
 	if (shmdev_bells_hung_up(seg))
-		wake_up_poll(&seg->bell_wq, EPOLLHUP);
+		wake_up(&seg->bell_wq);
 }

@@ -709,9 +709,11 @@ static long shmdev_ioc_ack(struct file *file, struct shmdev_ack __user *uarg)
 		return -EINVAL;
 	if (!segfile)
 		return -ENODEV;
+	/* The counts will be gone from the file: they must reach the caller. */
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
 	shmdev_bells_ack(&shmdev_handle(file)->bells, shmdev_file_seg(segfile),
 			 &arg);
-	/* The counts are gone from the file: they must reach the caller. */
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
 

@@ -668,7 +668,11 @@ static int shmdev_inode_open(struct inode *inode, struct file *file)
  * through /proc/PID/map_files, is refused. A path may outlive the segment
  * and the module (an O_PATH descriptor): shmdev_seg_free() hands the inode
  * to the kernel's bad-inode operations, so that nothing left of it points
- * into the module.
+ * into the module. An open that read these operations just before still
+ * finds them: such a path keeps the mount busy, and unloading then waits
+ * (shmdev_unmount()) long enough for the open to be over. No .owner: an
+ * open racing with the unload runs this harmless function instead of
+ * failing fops_get() with a warning.
  */
 static const struct file_operations shmdev_inode_fops = {
 	.open		= shmdev_inode_open,

@@ -522,7 +522,8 @@ struct shmdev_list {
  * new one can be bound by name (processes that share this one file can
  * still ring through it; anonymous segments never report EPOLLHUP, their
  * files being passed around as they are). An unbound file reports
- * EPOLLERR.
+ * EPOLLERR and is never woken: bind a file before adding it to epoll or
+ * io_uring.
  */
 #define SHMDEV_NR_BELLS		8
 
