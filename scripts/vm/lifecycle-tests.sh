@@ -148,7 +148,7 @@ test_rmmod_refused_while_only_mapped() {
 }
 
 test_rmmod_refused_while_file_open() {
-	local holder i ret=0
+	local holder ret=0
 
 	ensure_loaded || return 1
 	if ! peer create lc_open "$SIZE" 0600 || ! peer fill lc_open 4; then
@@ -179,12 +179,7 @@ test_rmmod_refused_while_file_open() {
 	if wait_ready /tmp/pollwait.out "$holder"; then
 		rmmod_refused "$SHMDEV_RMMOD_ATTEMPTS" "a process waited in poll()" || ret=1
 		peer ring lc_open || ret=1
-		i=0
-		while kill -0 "$holder" 2>/dev/null && [ "$i" -lt 100 ]; do
-			usleep 100000
-			i=$((i + 1))
-		done
-		if kill -0 "$holder" 2>/dev/null; then
+		if ! exits_within 10 "$holder"; then
 			diag "the poller still waits 10 s after the ring"
 			stop "$holder"
 			ret=1
@@ -201,21 +196,29 @@ test_rmmod_refused_while_file_open() {
 	return "$ret"
 }
 
+# exits_within SECS PID: 0 once process PID has exited (its status is
+# left for wait), 1 if it still runs after SECS.
+exits_within() {
+	local i=0
+
+	while kill -0 "$2" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le $(($1 * 10)) ] || return 1
+		usleep 100000
+	done
+}
+
 # rmmod_within SECS: rmmod in the background, which must be done in SECS
 # (an unload that waits forever would sit in D state, unkillable).
 rmmod_within() {
-	local pid i=0
+	local pid
 
 	rmmod shmdev 3<&- >/tmp/rmmod.out 2>&1 &
 	pid=$!
-	while kill -0 "$pid" 2>/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -gt $(($1 * 10)) ]; then
-			diag "rmmod still runs after $1 s: $(grep -i shmdev /proc/$pid/stack 2>/dev/null | head -3)"
-			return 1
-		fi
-		usleep 100000
-	done
+	if ! exits_within "$1" "$pid"; then
+		diag "rmmod still runs after $1 s: $(cat /proc/$pid/wchan 2>/dev/null)"
+		return 1
+	fi
 	wait "$pid" || {
 		diag "rmmod failed: $(cat /tmp/rmmod.out)"
 		return 1
@@ -223,7 +226,7 @@ rmmod_within() {
 }
 
 test_rmmod_completes_while_a_path_is_held() {
-	local holder i ret=0
+	local holder ret=0
 
 	ensure_loaded || return 1
 	rm -f /tmp/opath.go
@@ -248,12 +251,7 @@ test_rmmod_completes_while_a_path_is_held() {
 		ret=1
 	fi
 	touch /tmp/opath.go
-	i=0
-	while kill -0 "$holder" 2>/dev/null && [ "$i" -lt 100 ]; do
-		usleep 100000
-		i=$((i + 1))
-	done
-	if kill -0 "$holder" 2>/dev/null; then
+	if ! exits_within 10 "$holder"; then
 		diag "the path holder is stuck"
 		stop "$holder"
 		ret=1

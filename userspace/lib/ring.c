@@ -112,6 +112,7 @@ struct ring_impl {
 	uint32_t bell;			/* with RING_DOORBELL: data doorbell */
 	int64_t bell_checked;		/* when prepare last looked at peers */
 	uint32_t bell_detaches;		/* hdr->detaches it saw then */
+	uint32_t send_want;		/* bytes the last refused reserve asked */
 };
 
 #define RING_HANDLE_MAGIC	0x52484e44U
@@ -330,13 +331,22 @@ static bool peers_gone(const struct ring_impl *r, int side)
 	return seen;
 }
 
-static void ring_doorbell(const struct ring_impl *r, uint32_t bell)
+/*
+ * Rings @bell if a waiter flagged itself in @bellwait, taking the flag. A
+ * handle without a doorbell leaves the flag alone for one that has one;
+ * a ring that fails puts it back.
+ */
+static void ring_doorbell(const struct ring_impl *r,
+			  _Atomic uint32_t *bellwait, uint32_t bell)
 {
 	struct shmdev_bell arg = { .bell = bell, .count = 1 };
 
-	/* A handle without a doorbell cannot ring: see ring.h. */
-	if (r->state & RING_DOORBELL)
-		ioctl(r->bell_fd, SHMDEV_IOC_RING, &arg);
+	if (!(r->state & RING_DOORBELL) ||
+	    !atomic_load_explicit(bellwait, memory_order_seq_cst) ||
+	    !atomic_exchange_explicit(bellwait, 0, memory_order_seq_cst))
+		return;
+	if (ioctl(r->bell_fd, SHMDEV_IOC_RING, &arg) < 0)
+		atomic_store_explicit(bellwait, 1, memory_order_seq_cst);
 }
 
 /*
@@ -351,9 +361,7 @@ static void ring_notify(const struct ring_impl *r, _Atomic uint32_t *ev,
 		atomic_fetch_add_explicit(ev, 1, memory_order_seq_cst);
 		shmdev__futex_wake(ev, INT_MAX);
 	}
-	if (atomic_load_explicit(bellwait, memory_order_seq_cst) &&
-	    atomic_exchange_explicit(bellwait, 0, memory_order_seq_cst))
-		ring_doorbell(r, bell);
+	ring_doorbell(r, bellwait, bell);
 }
 
 static void notify_consumers(struct ring_impl *r)
@@ -882,10 +890,8 @@ int shmdev_ring_detach(struct shmdev_ring *ring)
 	atomic_fetch_add_explicit(&r->hdr->cons_ev, 1, memory_order_seq_cst);
 	shmdev__futex_wake(&r->hdr->cons_ev, INT_MAX);
 	/* And those in event loops. */
-	if (atomic_exchange(&r->hdr->cons_bellwait, 0))
-		ring_doorbell(r, BELL_DATA(r));
-	if (atomic_exchange(&r->hdr->prod_bellwait, 0))
-		ring_doorbell(r, BELL_ROOM(r));
+	ring_doorbell(r, &r->hdr->cons_bellwait, BELL_DATA(r));
+	ring_doorbell(r, &r->hdr->prod_bellwait, BELL_ROOM(r));
 	memset(ring, 0, sizeof(*ring));
 	return 0;
 }
@@ -930,6 +936,9 @@ int shmdev_ring_reserve(struct shmdev_ring *ring, size_t len, void **buf,
 	ret = ring_block(r, SIDE_PROD,
 			 is_mpmc(r) ? mpmc_try_reserve : spsc_try_reserve,
 			 &op, timeout_ns);
+	/* What a wait for room (shmdev_ring_poll_prepare()) waits for. */
+	if (ret == -EAGAIN)
+		r->send_want = len;
 	if (ret)
 		return ret;
 	r->res_len = len;
@@ -1064,6 +1073,7 @@ int shmdev_ring_set_doorbell(struct shmdev_ring *ring, int fd,
 	r->bell_fd = fd;
 	r->bell = bell;
 	r->bell_checked = INT64_MIN / 2;
+	r->send_want = r->msg_max;
 	r->state |= RING_DOORBELL;
 	return 0;
 }
@@ -1094,9 +1104,9 @@ static bool ring_can_recv(const struct ring_impl *r)
 }
 
 /*
- * Whether a message of msg_max bytes could be reserved now: what
- * spsc_try_reserve() needs, padding to the end included, so that a send
- * of any size that fails leaves this false.
+ * Whether the message the last refused reservation asked for (msg_max
+ * bytes before any) could be reserved now: what spsc_try_reserve() needs,
+ * padding to the end included. An empty ring takes any message.
  */
 static bool ring_can_send(const struct ring_impl *r)
 {
@@ -1112,9 +1122,9 @@ static bool ring_can_send(const struct ring_impl *r)
 	}
 	tail = atomic_load_explicit(&h->cons_pos, memory_order_seq_cst);
 	used = pos - tail;
-	if (used > r->size)
-		return true;	/* corrupt: let the call report it */
-	need = rec_size(r->msg_max);
+	if (used > r->size || !used)
+		return true;	/* empty; or corrupt: let the call report it */
+	need = rec_size(r->send_want);
 	contig = r->size - (pos & (r->size - 1));
 	if (need > contig)
 		need += contig;

@@ -1868,6 +1868,95 @@ TEST_F(seg, ring_doorbell_on_anonymous_segment_with_reattach)
 	close(fd);
 }
 
+/*
+ * Room is what the refused send asked for: an emptied ring, or one with
+ * room for that message, is ready even if a message of msg_max bytes
+ * (here nearly the whole ring) would not fit where the ring stands.
+ */
+TEST_F(seg, ring_room_is_the_size_that_was_refused)
+{
+	const char *name = new_name(self, "dbroom2");
+	struct shmdev_ring prod, cons;
+	char msg[16] = "m", buf[16];
+	size_t len, rlen;
+	int fd, ret, i;
+	void *p;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	fd = create_seg(_metadata, name, 2 * ps, 0600);
+	p = map_shared_rw(_metadata, fd, &rlen);
+	/* msg_max 0: as large as the ring allows. */
+	ASSERT_EQ(0, shmdev_ring_init(p, rlen, 0, 0));
+	ASSERT_EQ(0, shmdev_ring_attach(p, rlen, &prod));
+	ASSERT_EQ(0, shmdev_ring_attach(p, rlen, &cons));
+	ASSERT_EQ(0, shmdev_ring_set_doorbell(&prod, fd, 0));
+	/* Away from position 0, then full. */
+	for (i = 0; i < 7; i++) {
+		ASSERT_EQ(0, shmdev_ring_send(&prod, msg, sizeof(msg), 0));
+		ASSERT_EQ(0, shmdev_ring_recv(&cons, buf, sizeof(buf), &len, 0));
+	}
+	while (!(ret = shmdev_ring_send(&prod, msg, sizeof(msg), 0)))
+		;
+	ASSERT_EQ(-EAGAIN, ret);
+	EXPECT_EQ(0, shmdev_ring_poll_prepare(&prod, SHMDEV_RING_POLLOUT));
+	/*
+	 * Two messages out: ready exactly when the refused size fits (it may
+	 * not, where the ring must pad to its end first).
+	 */
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, shmdev_ring_recv(&cons, buf, sizeof(buf), &len,
+					      0));
+	ret = shmdev_ring_poll_prepare(&prod, SHMDEV_RING_POLLOUT);
+	ASSERT_LE(0, ret);
+	EXPECT_EQ(ret ? 0 : -EAGAIN,
+		  shmdev_ring_send(&prod, msg, sizeof(msg), 0));
+	/* Emptied: ready whatever was refused. */
+	while (!shmdev_ring_recv(&cons, buf, sizeof(buf), &len, 0))
+		;
+	EXPECT_EQ(1, shmdev_ring_poll_prepare(&prod, SHMDEV_RING_POLLOUT));
+	EXPECT_EQ(0, shmdev_ring_send(&prod, msg, sizeof(msg), 0));
+	shmdev_ring_detach(&prod);
+	shmdev_ring_detach(&cons);
+	shmdev_unmap(p, rlen);
+	close(fd);
+}
+
+/* A producer without a doorbell leaves the waiter's flag to one with. */
+TEST_F(seg, ring_handle_without_doorbell_does_not_take_the_wait)
+{
+	const char *name = new_name(self, "dbnone");
+	struct shmdev_ring plain, bell, cons;
+	unsigned int v = 3;
+	size_t len;
+	void *p;
+	int fd, cfd, mon;
+
+	NEED_FEATURE(SHMDEV_FEAT_DOORBELL);
+	db_create(_metadata, name, SHMDEV_RING_MPMC);
+	fd = db_attach(name, &bell);
+	cfd = db_attach(name, &cons);
+	mon = shmdev_attach(name, SHMDEV_ATTACH_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, cfd);
+	ASSERT_LE(0, mon);
+	p = shmdev_map(fd, PROT_READ | PROT_WRITE, MAP_SHARED, &len);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, shmdev_ring_attach(p, len, &plain));
+	ASSERT_EQ(0, shmdev_ring_poll_prepare(&cons, SHMDEV_RING_POLLIN));
+	ASSERT_EQ(0, shmdev_ring_send(&plain, &v, sizeof(v), 0));
+	EXPECT_EQ(0, bell_rings(mon, 2));
+	ASSERT_EQ(0, shmdev_ring_send(&bell, &v, sizeof(v), 0));
+	EXPECT_EQ(1, bell_rings(mon, 2));
+	EXPECT_TRUE(wait_readable(cfd));
+	shmdev_ring_detach(&plain);
+	shmdev_ring_detach(&bell);
+	shmdev_ring_detach(&cons);
+	shmdev_unmap(p, len);
+	close(mon);
+	close(fd);
+	close(cfd);
+}
+
 /* A peer that dies without detaching: learnt within the liveness time. */
 TEST_F(seg, ring_doorbell_reports_dead_peer_after_liveness_time)
 {

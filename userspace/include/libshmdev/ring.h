@@ -91,7 +91,8 @@ extern "C" {
 
 /* Events of shmdev_ring_poll_prepare(). */
 #define SHMDEV_RING_POLLIN		(1U << 0)	/* a message to receive */
-#define SHMDEV_RING_POLLOUT		(1U << 1)	/* room for msg_max bytes */
+/* Room for the message the last refused send or reserve asked for. */
+#define SHMDEV_RING_POLLOUT		(1U << 1)
 
 /* Processes one ring records per side (1 on each side of a SPSC ring). */
 #define SHMDEV_RING_MAX_PEERS		32
