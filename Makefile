@@ -12,7 +12,7 @@ PWD := $(shell pwd)
 # The one version of module, library, tool, dkms.conf and Debian packages.
 VERSION := $(strip $(shell cat '$(PWD)/VERSION'))
 
-.PHONY: all modules clean check demo examples selftests bench help
+.PHONY: all modules clean check demo examples selftests bench soak help
 
 all: modules
 
@@ -58,6 +58,14 @@ check:
 bench:
 	scripts/bench.sh $(BENCH_FLAGS)
 
+# make soak: the stress program and the fuzzer in turns, in QEMU, for
+# SOAK_SECS on SOAK_KERNEL (an entry of the matrix), with a summary line.
+# Not part of make check.
+SOAK_KERNEL ?= sid
+SOAK_SECS ?= 1800
+soak:
+	scripts/soak.sh -k $(SOAK_KERNEL) -t $(SOAK_SECS)
+
 help:
 	@echo "make [KDIR=...]   build module/shmdev.ko"
 	@echo "make install      module (for KDIR), library, headers, shmdev-ctl, udev rule,"
@@ -71,6 +79,7 @@ help:
 	@echo "make check        run all tests in QEMU on the kernel matrix [KERNELS=\"6.1 sid debug ...\"]"
 	@echo "make demo         the examples: a message ring, a robust-mutex table, fd passing, rings in"
 	@echo "                  epoll and io_uring event loops (in QEMU; HOST=1 on this kernel)"
+	@echo "make soak         stress and fuzzing in QEMU for a long time [SOAK_KERNEL=sid SOAK_SECS=1800]"
 	@echo "make bench        benchmarks against memfd, shm_open, SysV, pipes in QEMU on 6.1 and 6.12, report"
 	@echo "                  into build/bench/, new baselines in bench/results/ [BENCH_FLAGS='-q -r N -n']"
 

@@ -907,7 +907,13 @@ make_initramfs() {
 # Kernel command line. An oops, or a task hung for 120 s, panics the VM so
 # that QEMU exits at once (panic=-1, -no-reboot) with the trace on the
 # console, instead of the test hanging on a half-dead kernel until timeout.
-VM_CMDLINE="console=ttyS0 panic=-1 oops=panic hung_task_panic=1 rdinit=/init loglevel=4"
+# tsc=reliable: under a loaded host the emulated TSC drifts from the HPET,
+# the clocksource watchdog then marks it unstable, and the kernel patches
+# sched_clock's static branch while the tests run; QEMU's TCG once ran a
+# stale translation of that patch (an int3 oops in sched_clock_cpu, 6.12,
+# in the middle of shmdev_race_test). Without the watchdog the clock is
+# never re-patched.
+VM_CMDLINE="console=ttyS0 panic=-1 oops=panic hung_task_panic=1 rdinit=/init loglevel=4 tsc=reliable"
 
 # vm_numa_args: QEMU options that split VM_MEM (e.g. 2G, 2048M) between two
 # NUMA nodes, the CPUs on node 0, so that tests can place pages with mbind()
