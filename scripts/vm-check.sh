@@ -197,7 +197,7 @@ main() {
 		grep -E '^(# )*not ok|Totals:|error:' "$hostlog" | tail -n 40
 		echo "=== host tests failed: $hostlog"
 	fi
-	count_kernel "host: ring, sync (plain, ASan, TSan)" "$pass" "$fail" "$skip"
+	count_kernel "host: ring, sync (plain, ASan, TSan, 32-bit)" "$pass" "$fail" "$skip"
 	phase_end
 
 	phase_begin "libFuzzer on the host (size and name parsing, ring header)"
