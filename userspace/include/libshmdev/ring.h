@@ -59,7 +59,9 @@
  * or shmdev_reattach(), which also serves anonymous segments): the file's watch
  * set and counts are the handle's. The handle borrows the file: keep it open
  * until shmdev_ring_detach(), which rings through it. A process counts as a
- * peer from its first producing or consuming call on.
+ * peer from its first producing or consuming call on. All processes of a
+ * ring whose waiters use doorbells need a libshmdev that has them: an older
+ * one on the other side never rings.
  *
  * Every function returns 0 or a negative errno and never prints or exits.
  * A struct shmdev_ring is used by one thread at a time (it holds the state
