@@ -28,12 +28,9 @@
 
 #define SHMDEV_ALL_BELLS	GENMASK(SHMDEV_NR_BELLS - 1, 0)
 
+/* The counters start at 0 with the zeroed segment. */
 void shmdev_bells_init(struct shmdev_seg *seg)
 {
-	int i;
-
-	for (i = 0; i < SHMDEV_NR_BELLS; i++)
-		atomic64_set(&seg->bells[i], 0);
 	init_waitqueue_head(&seg->bell_wq);
 }
 

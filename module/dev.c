@@ -234,22 +234,14 @@ static long shmdev_ioc_create(struct file *file,
 	return ret;
 }
 
-static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
+/* Binds @file to @seg as ATTACH's @arg asks, access already checked. */
+static int shmdev_attach_seg(struct file *file, struct shmdev_seg *seg,
+			     struct shmdev_attach *arg)
 {
-	bool rdonly = arg->flags & SHMDEV_ATTACH_RDONLY;
-	struct shmdev_seg *seg;
 	struct file *segfile;
 
 	lockdep_assert_held(&shmdev_lock);
-	if (shmdev_bound(file))
-		return -EBUSY;
-	seg = shmdev_lookup(arg->name);
-	if (!seg)
-		return -ENOENT;
-	if (!shmdev_may_attach(seg, rdonly))
-		return -EACCES;
-
-	segfile = shmdev_seg_open(seg, rdonly,
+	segfile = shmdev_seg_open(seg, arg->flags & SHMDEV_ATTACH_RDONLY,
 				  arg->flags & SHMDEV_ATTACH_PREMAP);
 	if (IS_ERR(segfile))
 		return PTR_ERR(segfile);
@@ -258,6 +250,21 @@ static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
 	shmdev_seg_attached(seg);
 	shmdev_bind(file, segfile);
 	return 0;
+}
+
+static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
+{
+	struct shmdev_seg *seg;
+
+	lockdep_assert_held(&shmdev_lock);
+	if (shmdev_bound(file))
+		return -EBUSY;
+	seg = shmdev_lookup(arg->name);
+	if (!seg)
+		return -ENOENT;
+	if (!shmdev_may_attach(seg, arg->flags & SHMDEV_ATTACH_RDONLY))
+		return -EACCES;
+	return shmdev_attach_seg(file, seg, arg);
 }
 
 /*
@@ -269,25 +276,15 @@ static int shmdev_attach_locked(struct file *file, struct shmdev_attach *arg)
 static int shmdev_reattach(struct file *file, struct file *newfile,
 			   struct shmdev_attach *arg)
 {
-	bool rdonly = arg->flags & SHMDEV_ATTACH_RDONLY;
-	struct file *segfile = shmdev_bound(file), *newseg;
-	struct shmdev_seg *seg;
+	struct file *segfile = shmdev_bound(file);
 
 	lockdep_assert_held(&shmdev_lock);
 	if (!segfile)
 		return -ENODEV;
-	if (!rdonly && !(segfile->f_mode & FMODE_WRITE))
+	if (!(arg->flags & SHMDEV_ATTACH_RDONLY) &&
+	    !(segfile->f_mode & FMODE_WRITE))
 		return -EACCES;
-	seg = shmdev_file_seg(segfile);
-	newseg = shmdev_seg_open(seg, rdonly,
-				 arg->flags & SHMDEV_ATTACH_PREMAP);
-	if (IS_ERR(newseg))
-		return PTR_ERR(newseg);
-	arg->size = shmdev_seg_size(seg);
-	arg->id = seg->id;
-	shmdev_seg_attached(seg);
-	shmdev_bind(newfile, newseg);
-	return 0;
+	return shmdev_attach_seg(newfile, shmdev_file_seg(segfile), arg);
 }
 
 static long shmdev_ioc_attach(struct file *file,
