@@ -72,17 +72,21 @@ void shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg)
 	wake_up(&seg->bell_wq);
 }
 
-/* Acknowledges (and watches); @arg passed shmdev_ack_valid(). */
-void shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
-		      struct shmdev_ack *arg)
+/*
+ * Acknowledges (and watches); @arg passed shmdev_ack_valid(). Returns the
+ * watch set before, for shmdev_bells_unack().
+ */
+unsigned long shmdev_bells_ack(struct shmdev_file_bells *fb,
+			       struct shmdev_seg *seg, struct shmdev_ack *arg)
 {
+	unsigned long watch = READ_ONCE(fb->watch);
 	unsigned long bells = arg->bells;
 	unsigned int i;
 
 	if (arg->flags & SHMDEV_ACK_WATCH)
 		WRITE_ONCE(fb->watch, bells);
 	if (!bells)
-		bells = READ_ONCE(fb->watch);
+		bells = watch;
 
 	memset(arg->counts, 0, sizeof(arg->counts));
 	for_each_set_bit(i, &bells, SHMDEV_NR_BELLS) {
@@ -99,6 +103,24 @@ void shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
 		} while (atomic64_cmpxchg(&fb->seen[i], old, now) != old);
 		arg->counts[i] = (u64)now - (u64)old;
 	}
+	return watch;
+}
+
+/*
+ * Undoes shmdev_bells_ack() whose counts could not reach the caller: the
+ * rings it took are pending again (so none is lost) and the watch set is
+ * @watch again; pollers look anew.
+ */
+void shmdev_bells_unack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
+			const struct shmdev_ack *arg, unsigned long watch)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHMDEV_NR_BELLS; i++)
+		if (arg->counts[i])
+			atomic64_sub(arg->counts[i], &fb->seen[i]);
+	WRITE_ONCE(fb->watch, watch);
+	wake_up(&seg->bell_wq);
 }
 
 static bool shmdev_bells_pending(struct shmdev_file_bells *fb,

@@ -323,7 +323,12 @@ static long shmdev_ioc_attach(struct file *file,
 	else
 		ret = shmdev_attach_locked(newfile, &arg);
 	mutex_unlock(&shmdev_lock);
-	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
+	/*
+	 * The file is bound: only the two results go back, to a structure
+	 * found writable above.
+	 */
+	if (!ret && (put_user(arg.size, &uarg->size) ||
+		     put_user(arg.id, &uarg->id)))
 		ret = -EFAULT;
 	if (fd >= 0)
 		return shmdev_install_new_file(newfile, fd, ret);
@@ -622,7 +627,8 @@ static long shmdev_ioc_list(struct shmdev_list __user *uarg)
 	size = stat ? sizeof(struct shmdev_stat) : sizeof(struct shmdev_info);
 	room = min_t(u32, arg.nr_entries, SHMDEV_LIST_MAX);
 	if (room) {
-		entries = kvcalloc(room, size, GFP_KERNEL);
+		/* Sized by the caller: ENOMEM for it, no warning for us. */
+		entries = kvcalloc(room, size, GFP_KERNEL | __GFP_NOWARN);
 		if (!entries)
 			return -ENOMEM;
 	}
@@ -655,6 +661,9 @@ static long shmdev_ioc_limits(struct file *file,
 		return -EINVAL;
 	if (arg.flags && !(file->f_mode & FMODE_WRITE))
 		return -EBADF;
+	/* Fail before setting anything if the result cannot be returned. */
+	if (arg.flags && copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
 
 	mutex_lock(&shmdev_lock);
 	if (!arg.flags) {
@@ -698,7 +707,10 @@ static long shmdev_ioc_ring(struct file *file, struct shmdev_bell __user *uarg)
 static long shmdev_ioc_ack(struct file *file, struct shmdev_ack __user *uarg)
 {
 	struct file *segfile = shmdev_bound(file);
+	struct shmdev_file_bells *fb;
+	struct shmdev_seg *seg;
 	struct shmdev_ack arg;
+	unsigned long watch;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
@@ -709,9 +721,15 @@ static long shmdev_ioc_ack(struct file *file, struct shmdev_ack __user *uarg)
 	/* The counts will be gone from the file: they must reach the caller. */
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
-	shmdev_bells_ack(&shmdev_handle(file)->bells, shmdev_file_seg(segfile),
-			 &arg);
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	fb = &shmdev_handle(file)->bells;
+	seg = shmdev_file_seg(segfile);
+	watch = shmdev_bells_ack(fb, seg, &arg);
+	if (copy_to_user(uarg, &arg, sizeof(arg))) {
+		/* Nothing lost: the rings stay pending, the watch set too. */
+		shmdev_bells_unack(fb, seg, &arg, watch);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 /*

@@ -150,8 +150,10 @@ void shmdev_bells_bind(struct shmdev_file_bells *fb, struct shmdev_seg *seg);
 bool shmdev_bell_valid(const struct shmdev_bell *arg);
 bool shmdev_ack_valid(const struct shmdev_ack *arg);
 void shmdev_bells_ring(struct shmdev_seg *seg, const struct shmdev_bell *arg);
-void shmdev_bells_ack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
-		      struct shmdev_ack *arg);
+unsigned long shmdev_bells_ack(struct shmdev_file_bells *fb,
+			       struct shmdev_seg *seg, struct shmdev_ack *arg);
+void shmdev_bells_unack(struct shmdev_file_bells *fb, struct shmdev_seg *seg,
+			const struct shmdev_ack *arg, unsigned long watch);
 __poll_t shmdev_bells_poll(struct file *file, struct shmdev_file_bells *fb,
 			   struct file *segfile, poll_table *pt);
 void shmdev_bells_wake_hangup(struct shmdev_seg *seg);

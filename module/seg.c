@@ -839,7 +839,12 @@ struct shmdev_seg *shmdev_seg_new(struct shmdev_ns_limits *l,
 	shmdev_seg_dname(name, dname, sizeof(dname));
 	file = shmdev_shmem_file_setup(mnt, dname, size);
 	if (IS_ERR(file)) {
-		err = PTR_ERR(file);
+		/*
+		 * shmem says ENOSPC when it cannot allocate the inode: the
+		 * private mount has no inode limit, so that is out of memory
+		 * here (ENOSPC is max_segments to shmdev's callers).
+		 */
+		err = PTR_ERR(file) == -ENOSPC ? -ENOMEM : PTR_ERR(file);
 		goto err_uncharge;
 	}
 	inode = file_inode(file);
