@@ -86,6 +86,12 @@ state == "results" && /^#/ {
 	next
 }
 
+# The report of a fault injected on purpose (vm/faults.sh) prints a stack:
+# its "Call Trace" is no splat. Everything else in it is still matched.
+/FAULT_INJECTION: forcing a failure/ { injected_dump = 1 }
+injected_dump && /Call Trace:/ { next }
+/<\/TASK>/ { injected_dump = 0 }
+
 # Kernel messages on the console; reported only if the VM never got to
 # print its own kernel log (a panic or hang).
 state != "dmesg" && /^\[ *[0-9]+\.[0-9]+\] / && $0 ~ bad {

@@ -8,18 +8,22 @@
 # Boots KERNEL (an entry of the matrix as for vm-run.sh -k: 6.1, 6.12,
 # 6.12-rt, sid, sid-rt, rc or debug; default sid, the newest stable line)
 # with the module loaded and runs, in turns until SECONDS (default 1800)
-# have passed, the stress program (8 processes, 5-minute rounds) and the
-# ioctl and mmap fuzzer (4 threads, 2-minute rounds), each round with a
-# fresh seed, then checks that the module holds no page. The kernel log
-# must show no splat (BUG, WARNING, KASAN, lockdep, ...), as in make check.
+# have passed, the stress program (8 processes, 5-minute rounds), the
+# ioctl and mmap fuzzer (4 threads, 2-minute rounds) and, on a kernel with
+# fault injection (-k debug), the fault-injection lane of make check
+# (vm/faults.sh: every failure point of every call for 2 minutes, then the
+# programs under random faults), each round with a fresh seed, then checks
+# that the module holds no page. The kernel log must show no splat (BUG,
+# WARNING, KASAN, lockdep, ...), as in make check.
 #
 # The last line is the summary:
-#   soak: KERNEL, S s: N stress rounds, M fuzz rounds, F failed, pages P
+#   soak: KERNEL, S s: N stress rounds, M fuzz rounds, K fault rounds,
+#   F failed, pages P
 # and the exit status is 0 only if nothing failed. Each round prints its
 # seed; shmdev_stress and shmdev_fuzz --seed replay one.
 #
-# Environment: SOAK_STRESS_SECS and SOAK_FUZZ_SECS (round lengths),
-# VM_MEM, VM_SMP as for vm-run.sh.
+# Environment: SOAK_STRESS_SECS, SOAK_FUZZ_SECS and SOAK_FAULTS_SECS (round
+# lengths), VM_MEM, VM_SMP as for vm-run.sh.
 
 set -euo pipefail
 
@@ -54,24 +58,26 @@ cat >"$payload" <<EOF
 secs=$secs
 stress_secs=${SOAK_STRESS_SECS:-300}
 fuzz_secs=${SOAK_FUZZ_SECS:-120}
+faults_secs=${SOAK_FAULTS_SECS:-120}
 EOF
 cat >>"$payload" <<'EOF'
 start=$(date +%s)
 end=$((start + secs))
-stress=0 fuzz=0 failed=0
+stress=0 fuzz=0 faults=0 failed=0
 
 # round WHAT SECS: one run of stress-tests.sh, within what is left.
 round() {
 	left=$((end - $(date +%s)))
 	[ "$left" -ge 30 ] || return 1
 	[ "$2" -le "$left" ] || set -- "$1" "$left"
-	if [ "$1" = stress ]; then
-		SHMDEV_STRESS_SECS=$2 sh /rig/stress-tests.sh stress >/tmp/round.out 2>&1
-	else
-		SHMDEV_FUZZ_SECS=$2 sh /rig/stress-tests.sh fuzz >/tmp/round.out 2>&1
-	fi
+	case $1 in
+	stress) SHMDEV_STRESS_SECS=$2 sh /rig/stress-tests.sh stress ;;
+	fuzz) SHMDEV_FUZZ_SECS=$2 sh /rig/stress-tests.sh fuzz ;;
+	faults) SHMDEV_FAULTS_SECS=$2 sh /rig/faults.sh ;;
+	esac >/tmp/round.out 2>&1
 	rc=$?
-	grep -E 'seed|^ok|^not ok|exit status' /tmp/round.out | sed "s/^/# $1: /"
+	grep -E 'seed|^ok|^not ok|exit status|injected|fault points' /tmp/round.out |
+		sed "s/^/# $1: /"
 	if [ "$rc" -ne 0 ]; then
 		failed=$((failed + 1))
 		tail -n 40 /tmp/round.out | sed 's/^/#   /'
@@ -84,6 +90,9 @@ while :; do
 	stress=$((stress + 1))
 	round fuzz "$fuzz_secs" || break
 	fuzz=$((fuzz + 1))
+	[ -d /sys/kernel/debug/failslab ] || continue
+	round faults "$faults_secs" || break
+	faults=$((faults + 1))
 done
 # What the rounds freed is accounted within a few seconds.
 i=0
@@ -93,7 +102,7 @@ while [ "$(cat /sys/module/shmdev/parameters/nr_pages)" != 0 ] && [ "$i" -lt 60 
 done
 pages=$(cat /sys/module/shmdev/parameters/nr_pages)
 [ "$pages" = 0 ] || failed=$((failed + 1))
-echo "soak: $(uname -r), $(($(date +%s) - start)) s: $stress stress rounds, $fuzz fuzz rounds, $failed failed, pages $pages"
+echo "soak: $(uname -r), $(($(date +%s) - start)) s: $stress stress rounds, $fuzz fuzz rounds, $faults fault rounds, $failed failed, pages $pages"
 [ "$failed" -eq 0 ]
 EOF
 

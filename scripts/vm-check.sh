@@ -38,7 +38,7 @@ PROG=vm-check
 . "$SHMDEV_SCRIPTS/lib-debug.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo selftests-m32 libtests-m32 demo-m32 bench stress fuzz lifecycle rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo selftests-m32 libtests-m32 demo-m32 bench stress fuzz faults lifecycle rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0

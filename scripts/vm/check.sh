@@ -5,7 +5,8 @@
 # Payload of vm-check.sh, run by /init as root after insmod: the selftests
 # as root and as an unprivileged user, the library and shmdev-ctl tests,
 # the ring and sync tests on shmdev segments, the demo, stress, fuzzing,
-# lifecycle and exhaustion tests, then the rig's own lifecycle tests.
+# fault injection, lifecycle and exhaustion tests, then the rig's own
+# lifecycle tests.
 # Each section ends with "SHMDEV-VM-STATUS <nonce> <section> <exit status>".
 
 nonce=${SHMDEV_NONCE:-none}
@@ -140,6 +141,10 @@ status stress $?
 echo "# shmdev-vm: ioctl and mmap fuzzing"
 sh /rig/stress-tests.sh fuzz
 status fuzz $?
+
+echo "# shmdev-vm: fault injection"
+sh /rig/faults.sh
+status faults $?
 
 echo "# shmdev-vm: lifecycle and exhaustion"
 sh /rig/lifecycle-tests.sh
