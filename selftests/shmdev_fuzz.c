@@ -2,7 +2,7 @@
 /*
  * shmdev_fuzz - a bounded ioctl and mmap fuzzer for /dev/shmdev.
  *
- *   shmdev_fuzz [--secs S] [--threads N] [--seed X] [--verbose]
+ *   shmdev_fuzz [--secs S] [--threads N] [--seed X] [--faults] [--verbose]
  *
  * N threads (default 4, $SHMDEV_FUZZ_THREADS) run for S seconds (default
  * 30, $SHMDEV_FUZZ_SECS) over a shared table of /dev/shmdev descriptors,
@@ -26,6 +26,10 @@
  * reserved fields, unknown flags, a bad name) it must be exactly EINVAL or
  * ENAMETOOLONG. A violation prints the command, the argument in hex and
  * the seed, and fails the run.
+ *
+ * With --faults (under fault injection, scripts/vm/faults.sh) every call
+ * may also fail with ENOMEM or EFAULT, whatever its input, and a touch may
+ * raise SIGBUS: what was injected must come back as one of those.
  *
  * Segments: names come from a pool of 8 per run, and as root the fuzzer
  * lowers max_segments, max_segment_size and max_total_bytes for the run
@@ -80,6 +84,7 @@ static pid_t mypid;
 static uint8_t *ro_page;
 static uint64_t max_seg_size = FUZZ_MAX_SEG_SIZE;
 static bool verbose;
+static bool faults;	/* --faults: injected ENOMEM and EFAULT expected */
 
 enum fstat {
 	ST_IOCTL, ST_IOCTL_OK, ST_BAD_CMD, ST_BAD_PTR, ST_MMAP, ST_MMAP_OK,
@@ -624,6 +629,9 @@ static void do_ioctl(struct thread *t)
 			       (unsigned long)_IOC_SIZE(cmd), strerror(err));
 		return;
 	}
+	/* An injected fault, before or after the input is looked at. */
+	if (faults && (err == ENOMEM || err == EFAULT))
+		return;
 	errs = cmds[c].errs;
 	if (!errno_in(err, errs)) {
 		report(t, before, size, "%s (cmd %#lx) on fd %d, arg %p: unexpected %s (%d)",
@@ -672,7 +680,8 @@ static void do_fd_op(struct thread *t)
 		fd = open(SHMDEV_DEVICE_PATH,
 			  (below(t, 8) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 		if (fd < 0) {
-			report(t, NULL, 0, "open: %s", strerror(errno));
+			if (!faults || errno != ENOMEM)
+				report(t, NULL, 0, "open: %s", strerror(errno));
 			return;
 		}
 		stat_inc(ST_OPEN);
@@ -898,6 +907,7 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "faults", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const params[] = {
@@ -919,14 +929,15 @@ int main(int argc, char **argv)
 
 	ps = sysconf(_SC_PAGESIZE);
 	master_seed = st_env_num("SHMDEV_FUZZ_SEED", 0);
-	while ((opt = getopt_long(argc, argv, "s:t:S:v", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:t:S:vf", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': secs = strtoul(optarg, NULL, 0); break;
 		case 't': nthreads = strtoul(optarg, NULL, 0); break;
 		case 'S': master_seed = strtoull(optarg, NULL, 0); break;
 		case 'v': verbose = true; break;
+		case 'f': faults = true; break;
 		default:
-			fprintf(stderr, "usage: %s [--secs S] [--threads N] [--seed X] [--verbose]\n",
+			fprintf(stderr, "usage: %s [--secs S] [--threads N] [--seed X] [--faults] [--verbose]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1012,6 +1023,16 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)nthreads; i++)
 		pthread_join(tids[i], NULL);
 
+	/* The clean-up and the page count: without injected faults. */
+	if (faults) {
+		int mif = open("/proc/thread-self/make-it-fail", O_WRONLY);
+
+		if (mif < 0 || write(mif, "0", 1) != 1)
+			fprintf(stderr, "# cannot stop fault injection: %s\n",
+				strerror(errno));
+		if (mif >= 0)
+			close(mif);
+	}
 	for (i = 0; i < NR_FDS; i++)
 		if (atomic_load(&fds[i]) >= 0)
 			close(atomic_load(&fds[i]));

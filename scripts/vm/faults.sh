@@ -9,13 +9,16 @@
 #     time (fail-nth); each failed call must return a documented errno and
 #     leave no trace, each call that succeeded must have had its effect.
 #  2. The selftests (as root), the library tests, the stress program and
-#     the fuzzer with allocations and user copies in the module's call chains failing
-#     at random, at each probability of SHMDEV_FAULTS_PROBS: their own
-#     verdicts are not counted (an injected ENOMEM fails an assertion by
-#     design) but printed; what counts is that every program ends, that
-#     afterwards no segment and no page is left once the names are
-#     removed, and the kernel log (KASAN, lockdep, kmemleak, WARNING),
-#     which the rig checks for the whole run.
+#     the fuzzer with allocations and user copies in the module's call
+#     chains failing at random, at each probability of
+#     SHMDEV_FAULTS_PROBS. The fuzzer, in its --faults mode, must pass
+#     (every errno documented or ENOMEM or EFAULT, its pages back); the
+#     others' verdicts are not counted (an injected ENOMEM fails an
+#     assertion by design) but printed. What counts for all is that each
+#     program ends, that no process it forked is stuck, that afterwards no
+#     segment and no page is left once the names are removed, and the
+#     kernel log (KASAN, lockdep, kmemleak, WARNING), which the rig checks
+#     for the whole run.
 # Knobs (knobs.sh): SHMDEV_FAULTS_SECS, SHMDEV_FAULTS_PROBS.
 
 # shellcheck source=scripts/vm/knobs.sh
@@ -49,17 +52,42 @@ restore_limits() {
 	done
 }
 
-# under PERCENT NAME CMD...: CMD with injection at PERCENT; prints one TAP
-# line for it (numbered by $n) and a summary of its own verdicts.
+# Processes that were forked under injection and outlived the program (a
+# test's helper whose parent failed): say what they wait in and kill them.
+# Sets $stuck to the number that would not die (a task stuck in the
+# kernel).
+reap() {
+	local f pid i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		stuck=0
+		for f in /proc/[0-9]*/make-it-fail; do
+			[ "$(cat "$f" 2>/dev/null)" = 1 ] || continue
+			pid=${f#/proc/}
+			pid=${pid%/make-it-fail}
+			[ "$pid" != $$ ] || continue
+			stuck=$((stuck + 1))
+			[ "$i" -gt 1 ] ||
+				echo "# $name at $pct%: left running: $pid $(cat "/proc/$pid/comm"), $(grep '^State' "/proc/$pid/status"), in $(cat "/proc/$pid/wchan")"
+			kill -9 "$pid"
+		done 2>/dev/null
+		[ "$stuck" -eq 0 ] && return
+		sleep 1
+	done
+}
+
+# under PERCENT NAME JUDGED CMD...: CMD with injection at PERCENT; prints
+# one TAP line for it (numbered by $n) and a summary of its own verdicts,
+# which count if JUDGED is 1 (a program that expects injected faults).
 under() {
-	local pct=$1 name=$2 out=/tmp/faults-load.out st ok bad
-	shift 2
+	local pct=$1 name=$2 judged=$3 out=/tmp/faults-load.out st ok bad
+	shift 3
 	n=$((n + 1))
 	"$faults" arm "$pct" || return 1
 	# make-it-fail is inherited by the children the command forks.
 	timeout 900 sh -c 'echo 1 >/proc/self/make-it-fail && exec "$@"' sh "$@" \
 		>"$out" 2>&1
 	st=$?
+	reap
 	restore_limits
 	"$faults" disarm | sed "s/^# /# $name at $pct%: /"
 	ok=$(grep -cE '^(# )*ok ' "$out")
@@ -67,8 +95,10 @@ under() {
 	echo "# $name at $pct%: exit status $st; its own tests: $ok ok, $bad not ok"
 	# A program may die of an injected fault (SIGBUS on a page that
 	# could not be allocated); only a hang fails the test (busybox's
-	# timeout ends the command with SIGTERM: status 143).
-	if "$faults" settle "$SHMDEV_SETTLE_SECS" && [ "$st" -ne 143 ]; then
+	# timeout ends the command with SIGTERM: status 143), or a process
+	# that cannot be killed.
+	if "$faults" settle "$SHMDEV_SETTLE_SECS" && [ "$st" -ne 143 ] &&
+		[ "$stuck" -eq 0 ] && { [ "$judged" = 0 ] || [ "$st" -eq 0 ]; }; then
 		echo "ok $n - ${name}_under_${pct}pct_faults_ends_clean"
 	else
 		tail -n 20 "$out" | sed 's/^/#   /'
@@ -80,10 +110,11 @@ under() {
 n=0 fail=0
 echo "TAP version 13"
 for pct in $SHMDEV_FAULTS_PROBS; do
-	under "$pct" selftests make -C /selftests run_tests
-	under "$pct" libtests sh /libtests/run.sh
-	under "$pct" stress /selftests/shmdev_stress --secs 20 --procs 4
-	under "$pct" fuzz /selftests/shmdev_fuzz --secs 20 --threads 4
+	under "$pct" selftests 0 make -C /selftests run_tests
+	under "$pct" libtests 0 sh /libtests/run.sh
+	under "$pct" stress 0 /selftests/shmdev_stress --secs 20 --procs 4
+	# The fuzzer knows injected faults (--faults): its verdict counts.
+	under "$pct" fuzz 1 /selftests/shmdev_fuzz --faults --secs 20 --threads 4
 done
 echo "1..$n"
 echo "# Totals: pass:$((n - fail)) fail:$fail xfail:0 xpass:0 skip:0 error:0"
