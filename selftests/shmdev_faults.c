@@ -408,21 +408,6 @@ static int count_fds(void)
 	return n - 1;	/* the directory's own */
 }
 
-static long vmlck_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[128];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static void take_snap(struct snap *s, const int *held, int nr_held)
 {
 	struct shmdev_list l;
@@ -436,7 +421,7 @@ static void take_snap(struct snap *s, const int *held, int nr_held)
 		s->nr = l.nr_entries;
 	st_ioctl(dev_ro_fd, SHMDEV_IOC_LIMITS, &s->lim);
 	s->nfds = count_fds();
-	s->vmlck = vmlck_kb();
+	s->vmlck = st_vm_locked_kb();
 	s->nr_held = nr_held;
 	for (i = 0; i < nr_held && i < 4; i++)
 		s->held_ret[i] = st_info(held[i], &s->held[i]);
@@ -995,22 +980,37 @@ static uint64_t pending(int fd, unsigned int bell)
 	return ack.counts[bell];
 }
 
-static bool try_ring(struct call *c, int nth)
+/*
+ * An anonymous segment with two files, @fds[0] the creator's and @fds[1]
+ * a re-attach, and a random ring of one of its doorbells in @bell.
+ */
+static void bell_pair(int fds[2], struct shmdev_bell *bell)
 {
 	struct shmdev_attach re;
-	struct shmdev_bell bell;
-	struct snap snap;
-	uint64_t id, got;
-	int fds[2], ret;
-	bool inj;
+	uint64_t id;
 
 	fds[0] = make_seg("", ps, 0, &id);
 	memset(&re, 0, sizeof(re));
 	re.flags = SHMDEV_ATTACH_NEWFD;
 	fds[1] = ioctl(fds[0], SHMDEV_IOC_ATTACH, &re);
-	memset(&bell, 0, sizeof(bell));
-	bell.bell = rand_r(&rng) % SHMDEV_NR_BELLS;
-	bell.count = 1 + rand_r(&rng) % 1000;
+	if (fds[1] < 0) {
+		perror("re-attach (no injection)");
+		exit(1);
+	}
+	memset(bell, 0, sizeof(*bell));
+	bell->bell = rand_r(&rng) % SHMDEV_NR_BELLS;
+	bell->count = 1 + rand_r(&rng) % 1000;
+}
+
+static bool try_ring(struct call *c, int nth)
+{
+	struct shmdev_bell bell;
+	struct snap snap;
+	uint64_t got;
+	int fds[2], ret;
+	bool inj;
+
+	bell_pair(fds, &bell);
 	take_snap(&snap, fds, 2);
 	inject_nth(nth);
 	ret = st_ioctl(fds[0], SHMDEV_IOC_RING, &bell);
@@ -1029,23 +1029,16 @@ static bool try_ring(struct call *c, int nth)
 
 static bool try_ack(struct call *c, int nth)
 {
-	struct shmdev_attach re;
 	struct shmdev_bell bell;
 	struct shmdev_ack ack;
 	struct pollfd pfd;
 	struct snap snap;
 	unsigned int other;
-	uint64_t id, got;
+	uint64_t got;
 	int fds[2], ret;
 	bool inj;
 
-	fds[0] = make_seg("", ps, 0, &id);
-	memset(&re, 0, sizeof(re));
-	re.flags = SHMDEV_ATTACH_NEWFD;
-	fds[1] = ioctl(fds[0], SHMDEV_IOC_ATTACH, &re);
-	memset(&bell, 0, sizeof(bell));
-	bell.bell = rand_r(&rng) % SHMDEV_NR_BELLS;
-	bell.count = 1 + rand_r(&rng) % 1000;
+	bell_pair(fds, &bell);
 	other = (bell.bell + 1) % SHMDEV_NR_BELLS;
 	st_ioctl(fds[0], SHMDEV_IOC_RING, &bell);
 	memset(&ack, 0, sizeof(ack));

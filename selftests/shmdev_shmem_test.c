@@ -472,22 +472,6 @@ static bool have_swap(void)
 	return found;
 }
 
-/* VmLck of this process, in kB, or -1. */
-static long vm_locked_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /*
  * Without CAP_IPC_LOCK, under a 1 MiB RLIMIT_MEMLOCK: a locked segment is
  * charged to the creator's locked memory, refused beyond the limit, at
@@ -501,25 +485,25 @@ static int locked_memlock_child(void *arg)
 
 	(void)arg;
 	CHILD_CHECK(!setrlimit(RLIMIT_MEMLOCK, &lim));
-	base = vm_locked_kb();
+	base = st_vm_locked_kb();
 	CHILD_CHECK(base >= 0);
 	fd = st_open();
 	CHILD_CHECK(fd >= 0);
 	CHILD_CHECK_EQ(-ENOMEM, st_create_flags(fd, "", 2 << 20, 0600,
 						SHMDEV_CREATE_LOCKED, NULL));
-	CHILD_CHECK_EQ(base, vm_locked_kb());
+	CHILD_CHECK_EQ(base, st_vm_locked_kb());
 	CHILD_CHECK_EQ(0, st_create_flags(fd, "", 512 << 10, 0600,
 					  SHMDEV_CREATE_LOCKED, NULL));
-	CHILD_CHECK_EQ(base + 512, vm_locked_kb());
+	CHILD_CHECK_EQ(base + 512, st_vm_locked_kb());
 	CHILD_CHECK_EQ(-ENOMEM, st_resize(fd, 2 << 20));
-	CHILD_CHECK_EQ(base + 512, vm_locked_kb());
+	CHILD_CHECK_EQ(base + 512, st_vm_locked_kb());
 	CHILD_CHECK_EQ(0, st_resize(fd, 768 << 10));
-	CHILD_CHECK_EQ(base + 768, vm_locked_kb());
+	CHILD_CHECK_EQ(base + 768, st_vm_locked_kb());
 	CHILD_CHECK_EQ(0, st_resize(fd, 256 << 10));
-	CHILD_CHECK_EQ(base + 256, vm_locked_kb());
+	CHILD_CHECK_EQ(base + 256, st_vm_locked_kb());
 	/* The anonymous segment goes with its only file. */
 	close(fd);
-	CHILD_CHECK_EQ(base, vm_locked_kb());
+	CHILD_CHECK_EQ(base, st_vm_locked_kb());
 	return 0;
 }
 

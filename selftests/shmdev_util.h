@@ -488,4 +488,20 @@ static inline unsigned long long st_env_num(const char *name,
 	return v && *v ? strtoull(v, NULL, 0) : def;
 }
 
+/* VmLck of this process in kB (locked segments are charged there), or -1. */
+static inline long st_vm_locked_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 #endif /* SHMDEV_SELFTEST_UTIL_H */
