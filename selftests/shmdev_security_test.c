@@ -369,6 +369,7 @@ static int recv_fd(int sock)
 
 struct passed_fd_arg {
 	int sock;
+	int parent_sock;	/* the parent's end, which the child closes */
 	size_t len;
 };
 
@@ -381,6 +382,8 @@ static int passed_fd_child(void *data)
 	int fd;
 
 	st_probe_init();
+	/* Else a parent that fails before sending would leave us waiting. */
+	close(a->parent_sock);
 	fd = recv_fd(a->sock);
 	CHILD_CHECK(fd >= 0);
 	CHILD_CHECK_EQ(0, st_info(fd, &info));
@@ -409,6 +412,7 @@ TEST_F(shmdev, readonly_fd_passed_over_unix_socket_stays_readonly)
 	/* The child exists before the file: it can only get it passed. */
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	arg.sock = sv[1];
+	arg.parent_sock = sv[0];
 	pid = spawn_child(NULL, passed_fd_child, &arg);
 	ASSERT_LT(0, pid);
 	close(sv[1]);
