@@ -245,6 +245,13 @@ static uint32_t seq_read(struct seg_hdr *h)
 static void seq_begin(struct seg_hdr *h)
 {
 	__atomic_fetch_add(&h->seq, 1, __ATOMIC_SEQ_CST);
+	/*
+	 * The odd count before the stores that follow, as smp_wmb() in
+	 * write_seqcount_begin(): an atomic read-modify-write alone does not
+	 * keep later plain stores from becoming visible first on weakly
+	 * ordered CPUs (arm64 without LSE atomics).
+	 */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 static void seq_end(struct seg_hdr *h)
