@@ -28,7 +28,7 @@
 #   VM_TIMEOUT          seconds one VM may run (default 900)
 #   VM_MEM, VM_SMP      VM memory and CPUs (default 2G, 2)
 #   SHMDEV_DEBUG_KERNEL 0 leaves out the debug-kernel lane (lib-debug.sh)
-#   DEBUG_VM_TIMEOUT    seconds the debug kernel's VM may run (default 1800)
+#   DEBUG_VM_TIMEOUT    seconds the debug kernel's VM may run (default 2700)
 set -euo pipefail
 
 PROG=vm-check
