@@ -9,7 +9,8 @@
 # bookworm's 6.1 line, or the first of $KERNELS), boots it as vm-check.sh
 # does, loads the module (/dev/shmdev mode 0666), runs SCRIPT with busybox sh
 # as root in /tmp, and prints what the script printed. The selftests, when
-# present, are built and put at /selftests; users tester (1000) and tester2
+# present, are built and put at /selftests, the library tests at /libtests
+# (unless -a puts something there); users tester (1000) and tester2
 # (1001) exist for su.
 #
 #   -k KVER          kernel to boot: an entry of the matrix in lib.sh (6.1,
@@ -91,6 +92,12 @@ main() {
 	if [[ -f $SELFTESTS_DIR/Makefile ]]; then
 		phase_begin "build selftests"
 		build_selftests
+		phase_end
+	fi
+	if [[ -f $LIBTESTS_DIR/Makefile && " ${extras[*]} " != *:/libtests\ * ]]; then
+		phase_begin "build library tests"
+		build_libtests
+		extras+=("$LIBTESTS_OUT:/libtests")
 		phase_end
 	fi
 
