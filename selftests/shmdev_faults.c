@@ -28,10 +28,11 @@
  *  - a call that succeeded, although a fault was injected (the module
  *    falls back) or not, had its whole effect.
  * Rounds repeat with fresh random sizes and flags until S seconds (default
- * 60, $SHMDEV_FAULTS_SECS) have passed. The first round waits for the
- * kernel's report of each injected fault (its rate limit allows 10 every
- * 5 s) and names the function that made the failing request; the output
- * lists the fault points of each call with those names. At the end every
+ * 60, $SHMDEV_FAULTS_SECS) have passed. In the first round, where the
+ * kernel lets the reports' rate limit be lifted (verbose_ratelimit_burst),
+ * the kernel's report of each injected fault names the function that made
+ * the failing request; the output lists the fault points of each call
+ * with those names. At the end every
  * segment is gone and the module's page count must be back where it was.
  * Output is TAP, one test per call, with kselftest totals. Needs root and
  * a kernel with CONFIG_FAULT_INJECTION_DEBUG_FS and
@@ -241,22 +242,25 @@ static int disarm(void)
 /* Injection and the kernel's reports of it */
 
 /*
- * Reports of injected faults: 2 with the stack, 0 none. The stacks name the
- * sites; where the kernel lets us, lift their rate limit meanwhile.
+ * Reports of injected faults: 2 with the stack and no rate limit, 0 none.
+ * The stacks name the sites.
  */
 static void set_verbose(int v)
 {
-	char path[128];
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(caps); i++) {
 		cap_write(caps[i], "verbose", "%d", v);
-		snprintf(path, sizeof(path),
-			 DEBUGFS "/%s/verbose_ratelimit_burst", caps[i]);
-		if (!access(path, W_OK))
-			cap_write(caps[i], "verbose_ratelimit_burst", "%d",
-				  v ? 1000000 : 10);
+		cap_write(caps[i], "verbose_ratelimit_burst", "%d",
+			  v ? 1000000 : 10);
 	}
+}
+
+/* Can every report be had, its rate limit lifted? */
+static bool can_name_sites(void)
+{
+	return kmsg_fd >= 0 &&
+	       !access(DEBUGFS "/failslab/verbose_ratelimit_burst", W_OK);
 }
 
 /* Arms the @nth fault point from now on in this thread. */
@@ -285,33 +289,6 @@ static bool injected(void)
 		return true;
 	inject_nth(0);
 	return false;
-}
-
-/* When the last reports were read, to tell a rate limit from no report. */
-static struct timespec report_times[16];
-static unsigned int nr_reports;
-
-static double since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec - t->tv_sec + (now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
-/*
- * True if the kernel may have dropped a report for its rate limit (10
- * every 5 s for each fault type): we read 9 or more in the last 5 s.
- * Otherwise a missing report means the request asked for none
- * (__GFP_NOWARN).
- */
-static bool reports_limited(void)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < ARRAY_SIZE(report_times) && i < nr_reports; i++)
-		n += since(&report_times[i]) < 5.5;
-	return n >= 9;
 }
 
 /* Skips what the kernel log holds so far. */
@@ -353,8 +330,6 @@ static void kmsg_site(char *site, size_t len)
 			*p = 0;
 		/* One record: "FAULT_INJECTION: ...\x0aname failslab, ..." */
 		if (strstr(msg, "FAULT_INJECTION: forcing a failure")) {
-			clock_gettime(CLOCK_MONOTONIC, &report_times[
-				nr_reports++ % ARRAY_SIZE(report_times)]);
 			dump = true;
 			*cap = *callee = 0;
 			p = strstr(msg, "name ");
@@ -537,7 +512,6 @@ struct call {
 };
 
 static bool naming;	/* first round: wait for each report */
-static bool site_named;	/* the last injected fault's report was read */
 
 static void fail(struct call *c, const char *fmt, ...)
 {
@@ -588,8 +562,7 @@ static bool judge(struct call *c, bool inj, int ret, const struct snap *snap,
 		c->injected++;
 		if (naming) {
 			kmsg_site(site, sizeof(site));
-			site_named = *site;
-			if (!*site && !reports_limited())
+			if (!*site)
 				snprintf(site, sizeof(site),
 					 "(no report: a __GFP_NOWARN request)");
 			note_site(c, site);
@@ -1166,23 +1139,12 @@ static struct call calls[] = {
 /* Every fault point of one call, in turn; returns how many it has. */
 static int all_points(struct call *c)
 {
-	int nth, tries = 0;
+	int nth;
 
 	for (nth = 1; nth <= MAX_NTH; nth++) {
 		kmsg_drain();
-		site_named = false;
 		if (!c->fn(c, nth))
 			break;
-		/*
-		 * In the first round, wait out the reports' rate limit and
-		 * make the call again, so that its report names the site.
-		 */
-		if (naming && !site_named && reports_limited() && tries++ < 2) {
-			sleep(5);
-			nth--;
-			continue;
-		}
-		tries = 0;
 	}
 	if (nth - 1 > c->max_points)
 		c->max_points = nth - 1;
@@ -1233,7 +1195,7 @@ static int check(unsigned int secs, unsigned int seed)
 	pages0 = nr_pages();
 
 	/* Round one names the sites; the report costs time, so only then. */
-	naming = kmsg_fd >= 0;
+	naming = can_name_sites();
 	set_verbose(naming ? 2 : 0);
 	do {
 		for (i = 0; i < ARRAY_SIZE(calls); i++)
