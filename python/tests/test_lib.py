@@ -45,6 +45,10 @@ def test_structures_match_the_c_compiler(tmp_path):
             cfield = _C_FIELD.get((name, field), field)
             lines.append(f'printf("{name}.{field} %zu\\n", '
                          f'offsetof(struct {name}, {cfield}));')
+    for name in ("mutex", "cond", "sem"):
+        lines.append(f'printf("{name} %zu\\n", sizeof(struct shmdev_{name}));')
+        lines.append(f'printf("{name}.align %zu\\n", '
+                     f'_Alignof(struct shmdev_{name}));')
     lines += ["return 0;", "}"]
     source = tmp_path / "layout.c"
     source.write_text("\n".join(lines))
@@ -61,7 +65,13 @@ def test_structures_match_the_c_compiler(tmp_path):
         for field, *_ in struct._fields_:
             offset = getattr(struct, field).offset
             py_layout[f"{struct.__name__}.{field}"] = str(offset)
+    for name in ("mutex", "cond", "sem"):
+        py_layout[name] = str(getattr(_lib, f"{name.upper()}_SIZE"))
+        py_layout[f"{name}.align"] = str(_lib.SYNC_ALIGN)
     assert py_layout == c_layout
+    assert shmdev.Mutex.SIZE == int(c_layout["mutex"])
+    assert shmdev.Condition.SIZE == int(c_layout["cond"])
+    assert shmdev.Semaphore.SIZE == int(c_layout["sem"])
 
 
 def _defines(path: Path) -> dict[str, int]:
