@@ -19,6 +19,7 @@ import ctypes
 import enum
 import mmap
 import os
+import sys
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Optional, Type
@@ -261,6 +262,11 @@ class Segment:
         assert self._buf is not None
         self._buf.release()
         try:
+            # A numpy array made on buf keeps a reference to the mmap
+            # object, not a buffer export, so mmap.close() would not see
+            # it: any reference but ours (and getrefcount's) is a view.
+            if sys.getrefcount(self._mmap) > 2:
+                raise BufferError
             self._mmap.close()
         except BufferError:
             self._buf = memoryview(self._mmap)

@@ -71,9 +71,19 @@ def test_numpy_shares_memory_without_copy(name):
         b = numpy.ndarray((64, 64), numpy.uint32, buffer=ro.buf)
         a[:] = numpy.arange(64 * 64).reshape(64, 64)
         assert (b == a).all() and not b.flags.writeable
+        # numpy keeps the mmap object, not a buffer export: still caught
         with pytest.raises(BufferError):
-            seg.close()  # a still views the mapping
-        del a, b
+            seg.close()
+        with pytest.raises(BufferError):
+            seg.resize(1 << 17)
+        assert a[1, 1] == 65 and seg.size == 1 << 16  # mapping kept
+        del a
+        with pytest.raises(BufferError):
+            ro.close()  # b views ro's mapping
+        c = numpy.frombuffer(seg.buf[4096:], numpy.uint8)
+        with pytest.raises(BufferError):
+            seg.close()
+        del b, c
 
 
 def test_info_stat_list(name):
