@@ -686,6 +686,85 @@ build_benchprog() {
 	log "built the benchmark program in $BENCHPROG_OUT"
 }
 
+# Python in the VM (issue 15): Debian's python3 with its standard library,
+# pytest and numpy, taken from the host's packages, and the shmdev package
+# with its tests at /python. build_python_stage copies them into
+# PYTHON_STAGE, a tree that make_initramfs lays over the VM's root; the
+# host's Python matches the host's C library, which the VM's programs use
+# anyway. Left out: what the tests never import (tkinter, idlelib, lib2to3,
+# the standard library's and numpy's own tests, the static library).
+RIG_EXTRA_PACKAGES+=(python3 python3-pytest python3-numpy)
+PYTHON_DIR=$SHMDEV_ROOT/python
+PYTHON_STAGE=$SHMDEV_BUILD/python-stage
+PYTHON_STAGED=0
+# The pure-Python packages pytest 7 needs besides itself (dist-packages).
+PYTHON_TEST_PACKAGES=(pytest _pytest pluggy iniconfig packaging py py.py
+	attr attrs numpy)
+
+build_python_stage() {
+	local root=$PYTHON_STAGE python pyver item so
+
+	python=$(readlink -f /usr/bin/python3)
+	pyver=$(basename "$python")
+	[[ -x $python && $pyver == python3.* ]] ||
+		die "no Debian python3 at /usr/bin/python3"
+	[[ -f $PYTHON_DIR/shmdev/__init__.py ]] ||
+		die "$PYTHON_DIR/shmdev missing"
+	rm -rf "$root"
+	mkdir -p "$root/usr/lib/python3/dist-packages" "$root/python"
+	add_elf "$root" "$python"
+	ln -s "$pyver" "$root/usr/bin/python3"
+	tar -C / --exclude="usr/lib/$pyver/test" \
+		--exclude="usr/lib/$pyver/tkinter" --exclude="usr/lib/$pyver/idlelib" \
+		--exclude="usr/lib/$pyver/turtledemo" \
+		--exclude="usr/lib/$pyver/config-*" \
+		--exclude="usr/lib/$pyver/dist-packages" \
+		--exclude="usr/lib/$pyver/lib2to3" \
+		--exclude="usr/lib/$pyver/pydoc_data" \
+		-cf - "usr/lib/$pyver" | tar -C "$root" -xf -
+	for item in "${PYTHON_TEST_PACKAGES[@]}"; do
+		[[ ! -e /usr/lib/python3/dist-packages/$item ]] ||
+			cp -a "/usr/lib/python3/dist-packages/$item" \
+				"$root/usr/lib/python3/dist-packages/"
+	done
+	find "$root/usr/lib/python3/dist-packages/numpy" -type d -name tests \
+		-prune -exec rm -rf {} +
+	# Extension modules bring the shared libraries they load (libffi for
+	# ctypes, OpenBLAS for numpy ...).
+	while read -r so; do
+		add_elf "$root" "$so"
+	done < <(find "$root/usr/lib" -type f -name '*.so' | sed "s|^$root||")
+	cp -a "$PYTHON_DIR/shmdev" "$PYTHON_DIR/tests" "$PYTHON_DIR/pyproject.toml" \
+		"$root/python/"
+	[[ ! -d $PYTHON_DIR/examples ]] || cp -a "$PYTHON_DIR/examples" "$root/python/"
+	[[ ! -d $PYTHON_DIR/bench ]] || cp -a "$PYTHON_DIR/bench" "$root/python/"
+	find "$root/python" -name __pycache__ -prune -exec rm -rf {} +
+	chmod -R u+rwX,go+rX,go-w "$root"
+	chroot "$root" /usr/bin/python3 -c 'import ctypes, pytest, numpy' ||
+		die "the staged Python cannot import ctypes, pytest and numpy"
+	PYTHON_STAGED=1
+	log "staged $pyver, pytest, numpy and the shmdev package ($(du -sh "$root" | cut -f1)) in $root"
+}
+
+# run_host_python LOG: the Python package's pytest suite on the host, with
+# this tree's libshmdev (the tests that need /dev/shmdev skip, and rings and
+# mutexes run in memfd memory); prints "PASS FAIL SKIP" from its TAP (a
+# failure without a failing test counts as one).
+run_host_python() {
+	local out=$1 rc=0 tap=$SHMDEV_BUILD/python-host.tap totals p f s e
+
+	rm -f "$tap"
+	(cd "$PYTHON_DIR" && SHMDEV_LIBRARY=$LIBTESTS_OUT/libshmdev.so.1 \
+		PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest \
+		-p no:cacheprovider -q -rfEs --tap="$tap") >"$out" 2>&1 || rc=$?
+	totals=$(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .* skip:\([0-9]*\) error:\([0-9]*\)$/\1 \2 \3 \4/p' \
+		"$tap" 2>/dev/null)
+	read -r p f s e <<<"${totals:-0 0 0 0}"
+	f=$((f + e))
+	((rc == 0 || f > 0)) || f=1
+	echo "$p $f $s"
+}
+
 # The same programs as 32-bit x86 executables, for 32-bit callers of the
 # ABI (compat_ioctl): selftests, library and shmdev-ctl tests, examples,
 # under M32_OUT; the VM has them at /m32. The ring and sync tests run
@@ -885,6 +964,7 @@ make_initramfs() {
 		chmod -R u+rwX,go+rX,go-w "$root/selftests"
 	fi
 	[[ ! -x $M32_OUT/selftests/shmdev_test ]] || m32_to_initramfs "$root"
+	((PYTHON_STAGED == 0)) || cp -a "$PYTHON_STAGE/." "$root/"
 	for extra in "$@"; do
 		src=${extra%%:*}
 		dest=${extra#*:}

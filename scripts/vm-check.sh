@@ -11,7 +11,8 @@
 # experimental's in a sid chroot, lib-sid.sh), boot the kernel under QEMU
 # TCG with an initramfs holding the module and the tests, run the selftests
 # as root and as an unprivileged user, the library, ring and sync tests,
-# the demo, stress, fuzz and the rig's lifecycle tests (rmmod/insmod), and
+# the demo, the Python package's tests, stress, fuzz and the rig's
+# lifecycle tests (rmmod/insmod), and
 # check the kernel log for splats. Installs what it needs with apt and
 # caches kernels under $SHMDEV_CACHE, so a second run downloads nothing.
 # The kernel sources must also pass checkpatch --strict (one more test).
@@ -38,7 +39,7 @@ PROG=vm-check
 . "$SHMDEV_SCRIPTS/lib-debug.sh"
 
 # Sections of vm/check.sh that must each print kselftest totals.
-CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo selftests-m32 libtests-m32 demo-m32 bench stress fuzz faults lifecycle rig"
+CHECK_SECTIONS="selftests-root selftests-tester libtests ringsync demo python selftests-m32 libtests-m32 demo-m32 bench stress fuzz faults lifecycle rig"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -188,6 +189,7 @@ main() {
 	build_ringsync
 	build_benchprog
 	build_m32
+	build_python_stage
 	phase_end
 
 	phase_begin "ring and sync tests on the host"
@@ -198,6 +200,16 @@ main() {
 		echo "=== host tests failed: $hostlog"
 	fi
 	count_kernel "host: ring, sync (plain, ASan, TSan, 32-bit)" "$pass" "$fail" "$skip"
+	phase_end
+
+	phase_begin "Python package tests on the host"
+	hostlog=$SHMDEV_BUILD/python-host.log
+	read -r pass fail skip < <(run_host_python "$hostlog")
+	if ((fail)); then
+		tail -n 40 "$hostlog"
+		echo "=== host Python tests failed: $hostlog"
+	fi
+	count_kernel "host: Python package (memfd)" "$pass" "$fail" "$skip"
 	phase_end
 
 	phase_begin "libFuzzer on the host (size and name parsing, ring header)"

@@ -10,8 +10,10 @@
 # does, loads the module (/dev/shmdev mode 0666), runs SCRIPT with busybox sh
 # as root in /tmp, and prints what the script printed. The selftests, when
 # present, are built and put at /selftests, the library tests at /libtests
-# (unless -a puts something there); users tester (1000) and tester2
-# (1001) exist for su.
+# (unless -a puts something there), Python with pytest, numpy and the
+# shmdev package at /python (PYTHONPATH=/python, and
+# SHMDEV_LIBRARY=/libtests/libshmdev.so.1); users tester (1000) and
+# tester2 (1001) exist for su.
 #
 #   -k KVER          kernel to boot: an entry of the matrix in lib.sh (6.1,
 #                    6.12, 6.12-rt, sid, sid-rt, rc; debug is -d) or a
@@ -98,6 +100,12 @@ main() {
 		phase_begin "build library tests"
 		build_libtests
 		extras+=("$LIBTESTS_OUT:/libtests")
+		phase_end
+	fi
+
+	if [[ -d $PYTHON_DIR/shmdev ]]; then
+		phase_begin "stage Python"
+		build_python_stage
 		phase_end
 	fi
 

@@ -105,3 +105,63 @@ def fork() -> Iterator[Callable[..., Child]]:
     yield start
     for child in children:
         child.kill()
+
+
+# --tap=PATH: every test as a TAP line in PATH, with the kselftest totals
+# line the VM rig of make check counts (scripts/vm/check.sh, section
+# "python"); pytest's own report goes to the terminal as usual.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--tap", metavar="PATH", default=None,
+                     help="also write the results as TAP to PATH")
+
+
+class _Tap:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines: list[str] = []
+        self.counts = {"pass": 0, "fail": 0, "skip": 0, "xfail": 0,
+                       "xpass": 0, "error": 0}
+
+    def add(self, ok: bool, name: str, directive: str = "") -> None:
+        n = len(self.lines) + 1
+        line = f"{'ok' if ok else 'not ok'} {n} - {name}"
+        self.lines.append(line + (f" # {directive}" if directive else ""))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        name = report.nodeid.replace(" ", "_")
+        if report.when == "call" or (report.when == "setup" and
+                                     not report.passed):
+            if report.skipped and hasattr(report, "wasxfail"):
+                self.counts["xfail"] += 1
+                self.add(True, name, "XFAIL")
+            elif report.skipped:
+                reason = report.longrepr[2] if isinstance(
+                    report.longrepr, tuple) else str(report.longrepr)
+                self.counts["skip"] += 1
+                self.add(True, name, "SKIP " + reason.removeprefix(
+                    "Skipped: ").replace("\n", " "))
+            elif report.passed:
+                self.counts["pass"] += 1
+                self.add(True, name)
+            else:
+                self.counts["fail" if report.when == "call" else "error"] += 1
+                self.add(False, name)
+        elif report.when == "teardown" and report.failed:
+            self.counts["error"] += 1
+            self.add(False, name + "_teardown")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        c = self.counts
+        with open(self.path, "w", encoding="utf-8") as out:
+            out.write("TAP version 13\n")
+            out.write(f"1..{len(self.lines)}\n")
+            out.write("".join(line + "\n" for line in self.lines))
+            out.write(f"# Totals: pass:{c['pass']} fail:{c['fail']} "
+                      f"xfail:{c['xfail']} xpass:{c['xpass']} "
+                      f"skip:{c['skip']} error:{c['error']}\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--tap")
+    if path:
+        config.pluginmanager.register(_Tap(path), "shmdev-tap")

@@ -4,9 +4,9 @@
 #
 # Payload of vm-check.sh, run by /init as root after insmod: the selftests
 # as root and as an unprivileged user, the library and shmdev-ctl tests,
-# the ring and sync tests on shmdev segments, the demo, stress, fuzzing,
-# fault injection, lifecycle and exhaustion tests, then the rig's own
-# lifecycle tests.
+# the ring and sync tests on shmdev segments, the demo, the Python
+# package's tests and examples, stress, fuzzing, fault injection,
+# lifecycle and exhaustion tests, then the rig's own lifecycle tests.
 # Each section ends with "SHMDEV-VM-STATUS <nonce> <section> <exit status>".
 
 nonce=${SHMDEV_NONCE:-none}
@@ -68,6 +68,44 @@ demo() {
 echo "# shmdev-vm: the demo"
 demo
 status demo $?
+
+# The Python package (python/, issue 15) on the real module: its pytest
+# suite, then its examples (C producers, Python consumers). The
+# interpreter, the standard library, pytest and numpy are the host's, laid
+# into the initramfs by lib.sh's build_python_stage; libshmdev is the one
+# of /libtests.
+python_tests() {
+	local rc=0
+
+	if [ ! -x /usr/bin/python3 ] || [ ! -d /python/shmdev ]; then
+		echo "TAP version 13"
+		echo "1..1"
+		echo "ok 1 - python # SKIP no Python in this VM (lib.sh: build_python_stage)"
+		echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
+		return 0
+	fi
+	export SHMDEV_LIBRARY=/libtests/libshmdev.so.1 PYTHONDONTWRITEBYTECODE=1
+	rm -f /tmp/python.tap
+	(cd /python && python3 -m pytest -p no:cacheprovider -q -rfEs \
+		--tap=/tmp/python.tap) 2>&1 | sed 's/^/# /'
+	if [ -s /tmp/python.tap ]; then
+		cat /tmp/python.tap
+		grep -q '^# Totals: pass:[0-9]* fail:0 .* error:0' /tmp/python.tap || rc=1
+	else
+		echo "not ok 1 - pytest wrote no results"
+		echo "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0"
+		rc=1
+	fi
+	if [ -f /python/examples/run-examples.sh ]; then
+		PYTHONPATH=/python EXAMPLES_BIN=/opt \
+			sh /python/examples/run-examples.sh || rc=1
+	fi
+	return $rc
+}
+
+echo "# shmdev-vm: the Python package"
+python_tests
+status python $?
 
 # 32-bit callers: the same programs built -m32 (lib.sh's build_m32), whose
 # ioctls go through compat_ioctl; the selftests as root only.
