@@ -190,8 +190,8 @@ dkms-uninstall: uninstall-data
 		dkms remove -m shmdev -v '$(VERSION)' --all; fi
 	rm -rf '/usr/src/shmdev-$(VERSION)'
 
-# Debian packages (shmdev-dkms, libshmdev1, libshmdev-dev, shmdev-utils)
-# built from a copy of the tree in build/deb/, then lintian.
+# Debian packages (shmdev-dkms, libshmdev1, libshmdev-dev, shmdev-utils,
+# python3-shmdev) built from a copy of the tree in build/deb/, then lintian.
 deb:
 	packaging/build-deb.sh
 

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # build-deb.sh - `make deb`: build the Debian packages shmdev-dkms,
-# libshmdev1, libshmdev-dev and shmdev-utils from a copy of the tree in
-# $SHMDEV_BUILD/deb/shmdev-VERSION (nothing is written into the tree), with
-# dpkg-buildpackage -us -uc -b, then run lintian over them.
+# libshmdev1, libshmdev-dev, shmdev-utils and python3-shmdev from a copy
+# of the tree in $SHMDEV_BUILD/deb/shmdev-VERSION (nothing is written into
+# the tree), with dpkg-buildpackage -us -uc -b, then run lintian over them.
 #
 # The .deb files land in $SHMDEV_BUILD/deb/ (default build/deb/); the
 # lintian report in $SHMDEV_BUILD/deb/lintian.txt. Fails if the versions
-# of VERSION, dkms.conf and debian/changelog differ, if the build fails or
-# if lintian reports an error (warnings are shown, not fatal).
+# of VERSION, dkms.conf, debian/changelog and the Python package differ,
+# if the build fails or if lintian reports an error (warnings are shown,
+# not fatal).
 #
 # Environment: SHMDEV_BUILD (default <repo>/build), LINTIAN=0 to skip lintian.
 set -euo pipefail
@@ -32,6 +33,13 @@ dkms=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$ROOT/dkms.conf")
 [[ $dkms == "$version" ]] ||
 	die "dkms.conf PACKAGE_VERSION is $dkms, VERSION is $version"
 
+pyproject=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/python/pyproject.toml")
+[[ $pyproject == "$version" ]] ||
+	die "python/pyproject.toml version is $pyproject, VERSION is $version"
+pyinit=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$ROOT/python/shmdev/__init__.py")
+[[ $pyinit == "$version" ]] ||
+	die "python/shmdev/__init__.py __version__ is $pyinit, VERSION is $version"
+
 command -v dpkg-buildpackage >/dev/null || die "dpkg-buildpackage missing (apt install dpkg-dev)"
 (cd "$ROOT" && dpkg-checkbuilddeps) ||
 	die "build dependencies missing (apt install debhelper dh-dkms)"
@@ -53,7 +61,8 @@ else
 fi
 
 echo "build-deb: dpkg-buildpackage in $src" >&2
-(cd "$src" && dpkg-buildpackage -us -uc -b) >"$OUT/build.log" 2>&1 || {
+# Debian's python3 for pybuild (python3-shmdev), not another one on PATH.
+(cd "$src" && PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH dpkg-buildpackage -us -uc -b) >"$OUT/build.log" 2>&1 || {
 	tail -n 60 "$OUT/build.log" >&2
 	die "dpkg-buildpackage failed ($OUT/build.log)"
 }

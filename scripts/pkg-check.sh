@@ -14,12 +14,13 @@
 #     built with `pkg-config --cflags --libs libshmdev` against it links and
 #     runs, make uninstall removes every file;
 #   - make deb builds shmdev-dkms, libshmdev1, libshmdev-dev, shmdev-utils,
-#     lintian reports no error;
+#     python3-shmdev, lintian reports no error;
 #   - the packages install with dpkg into a fresh Debian bookworm chroot
 #     (debootstrap, cached as a tarball under $SHMDEV_CACHE/chroot) that has
 #     dkms and the 6.1 headers: shmdev-ctl runs, a program builds with
 #     pkg-config, shmdev-dkms's postinst builds and installs the module with
-#     DKMS and creates the group; purging them leaves nothing behind.
+#     DKMS and creates the group, python3-shmdev imports, "pip install
+#     ./python" works in a venv; purging them leaves nothing behind.
 # For each kernel of sid and experimental, in the sid chroot (lib-sid.sh):
 # make dkms-install builds and installs the module with DKMS against the
 # kernel's headers, and make dkms-uninstall removes it again.
@@ -51,6 +52,7 @@ VERSION=$(cat "$ROOT/VERSION")
 CHROOT_SUITE=bookworm
 CHROOT_MIRROR=${CHROOT_MIRROR:-http://deb.debian.org/debian}
 HOST_PACKAGES=(dkms dh-dkms debhelper dpkg-dev fakeroot lintian debootstrap e2fsprogs
+	dh-python pybuild-plugin-pyproject python3-all python3-setuptools
 	pkg-config gcc make libc6-dev kmod xz-utils zstd)
 # The VM gets no selftests: nothing of them is tested here.
 SELFTESTS_OUT=$WORK/no-selftests
@@ -476,7 +478,7 @@ DEBS=()
 t_make_deb() {
 	local pkg deb
 	SHMDEV_BUILD=$WORK make -C "$ROOT" deb
-	for pkg in shmdev-dkms libshmdev1 libshmdev-dev shmdev-utils; do
+	for pkg in shmdev-dkms libshmdev1 libshmdev-dev shmdev-utils python3-shmdev; do
 		deb=$(compgen -G "$WORK/deb/${pkg}_${VERSION}_*.deb")
 		[[ -n $deb ]] || { echo "no ${pkg}_${VERSION}_*.deb"; return 1; }
 		echo "$deb"
@@ -494,7 +496,8 @@ t_make_deb() {
 # What the chroot gets besides debootstrap's minbase: what shmdev-dkms
 # needs to build the module, and what libshmdev-dev's users need.
 chroot_packages() {
-	printf '%s\n' adduser dkms pkg-config libc6-dev "linux-headers-$1"
+	printf '%s\n' adduser dkms pkg-config libc6-dev python3 python3-venv \
+		python3-wheel-whl "linux-headers-$1"
 }
 
 # The cache file for kernel KVER; its name changes with the package list.
@@ -567,7 +570,7 @@ t_chroot_install() {
 	cp "${DEBS[@]}" "$dir/tmp/debs/"
 	(cd "$dir/tmp/debs" && ls)
 	chroot "$dir" sh -c 'dpkg -i /tmp/debs/*.deb'
-	chroot "$dir" dpkg -s shmdev-dkms libshmdev1 libshmdev-dev shmdev-utils | grep -E '^(Package|Status|Version):'
+	chroot "$dir" dpkg -s shmdev-dkms libshmdev1 libshmdev-dev shmdev-utils python3-shmdev | grep -E '^(Package|Status|Version):'
 }
 
 t_chroot_utils() {
@@ -594,6 +597,43 @@ t_chroot_dev_program() {
 	[[ $out == "$VERSION 1" ]]
 }
 
+# python3-shmdev: the module imports with Debian's python3, finds
+# libshmdev.so.1 of libshmdev1, carries VERSION, and says that the device
+# is missing (there is none in the chroot).
+PY_CHROOT_CHECK='
+import shmdev, sys
+print(shmdev.__version__, shmdev.lib_version(), shmdev.__file__)
+assert shmdev.__version__ == sys.argv[1] and shmdev.lib_version() == sys.argv[1]
+try:
+    shmdev.Segment.create(None, 4096)
+except shmdev.DeviceNotAvailableError as err:
+    print("without /dev/shmdev:", err)
+else:
+    sys.exit("created a segment without /dev/shmdev")
+'
+t_chroot_python() {
+	local dir=$WORK/chroot
+	chroot "$dir" python3 -c "$PY_CHROOT_CHECK" "$VERSION"
+}
+
+# The README's pip install ./python, in a venv of the chroot's python3,
+# offline: setuptools and wheel from Debian's wheel packages (on a machine
+# that reaches PyPI, a plain "pip install ./python" fetches them there).
+t_chroot_pip_install() {
+	local dir=$WORK/chroot
+	rm -rf "$dir/tmp/python-src"
+	cp -a "$ROOT/python" "$dir/tmp/python-src"
+	chroot "$dir" python3 -m venv /tmp/venv
+	chroot "$dir" /tmp/venv/bin/pip install -q --no-index \
+		--find-links /usr/share/python-wheels /tmp/python-src
+	chroot "$dir" /tmp/venv/bin/python -c "$PY_CHROOT_CHECK" "$VERSION" |
+		tee "$WORK/logs/pip-install.log"
+	grep -q "/tmp/venv/lib/python3.*/site-packages/shmdev/__init__.py" \
+		"$WORK/logs/pip-install.log"
+	chroot "$dir" /tmp/venv/bin/pip uninstall -y -q shmdev
+	rm -rf "$dir/tmp/venv" "$dir/tmp/python-src"
+}
+
 t_chroot_dkms_postinst() {
 	local kver=${KVERS[0]} dir=$WORK/chroot ko
 	chroot "$dir" getent group shmdev
@@ -607,12 +647,14 @@ t_chroot_dkms_postinst() {
 
 t_chroot_purge() {
 	local dir=$WORK/chroot f found=0
-	chroot "$dir" dpkg --purge shmdev-utils libshmdev-dev libshmdev1 shmdev-dkms
+	chroot "$dir" dpkg --purge python3-shmdev shmdev-utils libshmdev-dev \
+		libshmdev1 shmdev-dkms
 	for f in "$dir"/usr/src/shmdev-* "$dir"/var/lib/dkms/shmdev \
 		"$dir"/lib/modules/*/updates/dkms/shmdev.ko* \
 		"$dir"/lib/udev/rules.d/60-shmdev.rules "$dir"/etc/modprobe.d/shmdev.conf \
 		"$dir"/etc/modules-load.d/shmdev.conf "$dir"/usr/bin/shmdev-ctl \
-		"$dir"/usr/lib/*/libshmdev* "$dir"/usr/include/libshmdev.h; do
+		"$dir"/usr/lib/*/libshmdev* "$dir"/usr/include/libshmdev.h \
+		"$dir"/usr/lib/python3/dist-packages/shmdev*; do
 		if [[ -e $f ]]; then
 			echo "left over: ${f#"$dir"}"
 			found=1
@@ -763,16 +805,16 @@ main() {
 	fi
 
 	phase_begin "make deb + lintian"
-	run_test make_deb_four_packages_lintian_clean t_make_deb
+	run_test make_deb_five_packages_lintian_clean t_make_deb
 	phase_end
-	mapfile -t DEBS < <(for p in shmdev-dkms libshmdev1 libshmdev-dev shmdev-utils; do
+	mapfile -t DEBS < <(for p in shmdev-dkms libshmdev1 libshmdev-dev shmdev-utils python3-shmdev; do
 		compgen -G "$WORK/deb/${p}_${VERSION}_*.deb" || true; done)
 
 	if [[ ${PKG_CHECK_CHROOT:-1} == 0 ]]; then
 		skip deb_install_in_chroot "PKG_CHECK_CHROOT=0"
 	elif ((${#KVERS[@]} == 0)); then
 		skip deb_install_in_chroot "$NO_HOST_KERNEL"
-	elif ((${#DEBS[@]} != 4)); then
+	elif ((${#DEBS[@]} != 5)); then
 		skip deb_install_in_chroot "the packages were not built"
 	else
 		phase_begin "Debian chroot"
@@ -783,6 +825,8 @@ main() {
 			run_test deb_shmdev_ctl_runs_in_chroot t_chroot_utils
 			run_test deb_dev_package_builds_program_in_chroot t_chroot_dev_program
 			run_test deb_dkms_postinst_builds_module_and_group t_chroot_dkms_postinst
+			run_test deb_python3_shmdev_imports_in_chroot t_chroot_python
+			run_test pip_install_python_in_chroot_venv t_chroot_pip_install
 			run_test deb_purge_leaves_nothing t_chroot_purge
 		fi
 		chroot_remove "$CHROOT_DIR"
@@ -808,7 +852,7 @@ main() {
 		skip vm_modprobe_udev_group "PKG_CHECK_VM=0"
 	else
 		for kver in "${KVERS[@]}" "${SID_KVERS[@]}"; do
-			if [[ ! -s $WORK/$kver/shmdev-ko.bin ]] || ((${#DEBS[@]} != 4)); then
+			if [[ ! -s $WORK/$kver/shmdev-ko.bin ]] || ((${#DEBS[@]} != 5)); then
 				skip "vm $kver" "no DKMS-built module or packages"
 				continue
 			fi
