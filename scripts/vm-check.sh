@@ -79,6 +79,7 @@ test_kernel() {
 		"$EXAMPLES_OUT/fdpass-demo:/opt/fdpass-demo" \
 		"$EXAMPLES_OUT/ring-epoll:/opt/ring-epoll" \
 		"$EXAMPLES_OUT/ring-uring:/opt/ring-uring" \
+		"$EXAMPLES_OUT/camera-producer:/opt/camera-producer" \
 		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
 		"$LIBTESTS_OUT:/libtests" \
 		"$HOSTTESTS_OUT/vm:/ringsync" \

@@ -78,8 +78,11 @@ class SharedMemory:
         return self._size
 
     @property
-    def buf(self) -> memoryview:
-        """A memoryview of the contents of the shared memory block."""
+    def buf(self) -> Optional[memoryview]:
+        """A memoryview of the contents of the shared memory block; None
+        once closed, as the standard library's."""
+        if self._segment.closed:
+            return None
         return self._segment.buf
 
     @property

@@ -115,3 +115,78 @@ def test_shareable_list(name):
     for each in (clone, other, sl):
         each.shm.close()
     sl.shm.unlink()
+
+
+# The same steps on the standard library's class and on shmdev's, whose
+# observable results must agree: what code written for one relies on.
+def _behaviour(cls: type, name: str) -> list:
+    seen: list = []
+
+    def outcome(fn):
+        try:
+            result = fn()
+        except Exception as err:  # the type is what must agree
+            return type(err).__name__
+        return result
+
+    shm = cls(name, create=True, size=1000)
+    seen.append(("created", shm.name, shm.size, len(shm.buf) >= 1000,
+                 bytes(shm.buf[:8])))
+    shm.buf[:5] = b"hello"
+    seen.append(("exists", outcome(lambda: cls(name, create=True, size=8))))
+    other = cls(name)
+    seen.append(("attached", other.name, other.size, bytes(other.buf[:5])))
+    other.buf[5:7] = b", "
+    seen.append(("seen back", bytes(shm.buf[:7])))
+    view = shm.buf[:4]
+    seen.append(("close with a view", outcome(shm.close)))
+    view.release()
+    shm.close()
+    seen.append(("closed", shm.buf, outcome(shm.close)))
+    clone = pickle.loads(pickle.dumps(other))
+    seen.append(("pickled", type(clone) is cls, clone.name,
+                 bytes(clone.buf[:7])))
+    clone.close()
+    other.unlink()
+    seen.append(("mapped after unlink", bytes(other.buf[:7])))
+    seen.append(("attach after unlink", outcome(lambda: cls(name))))
+    seen.append(("unlink twice", outcome(other.unlink)))
+    other.close()
+    seen.append(("size 0", outcome(lambda: cls(None, create=True, size=0))))
+    seen.append(("no name", outcome(lambda: cls())))
+    return seen
+
+
+needs_posix_shm = pytest.mark.skipif(
+    not os.path.isdir("/dev/shm"),
+    reason="no /dev/shm: multiprocessing.shared_memory cannot work here")
+
+
+@needs_device
+@needs_posix_shm
+def test_behaves_as_the_standard_library():
+    name = "pytest_sm_" + secrets.token_hex(6)
+    theirs = _behaviour(stdlib.SharedMemory, name)
+    ours = _behaviour(shmdev.SharedMemory, name)
+    assert ours == theirs
+
+
+@needs_device
+@needs_posix_shm
+def test_shareable_list_behaves_as_the_standard_library():
+    def steps(cls):
+        sl = cls([1, -2.5, "three", b"four", None, True])
+        other = cls(name=sl.shm.name)
+        other[2] = "3"
+        seen = [list(sl), sl.format, len(sl), sl.count(True),
+                sl.index(b"four")]
+        try:
+            sl[2] = "longer than the slot it had"
+        except ValueError as err:
+            seen.append(("too long", type(err).__name__))
+        other.shm.close()
+        sl.shm.close()
+        sl.shm.unlink()
+        return seen
+
+    assert steps(shmdev.ShareableList) == steps(stdlib.ShareableList)

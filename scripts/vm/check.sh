@@ -85,6 +85,11 @@ python_tests() {
 		return 0
 	fi
 	export SHMDEV_LIBRARY=/libtests/libshmdev.so.1 PYTHONDONTWRITEBYTECODE=1
+	# multiprocessing.shared_memory, which the tests compare with, needs
+	# POSIX shared memory.
+	if ! grep -q ' /dev/shm ' /proc/mounts; then
+		mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+	fi
 	rm -f /tmp/python.tap
 	(cd /python && python3 -m pytest -p no:cacheprovider -q -rfEs \
 		--tap=/tmp/python.tap) 2>&1 | sed 's/^/# /'
