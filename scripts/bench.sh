@@ -8,16 +8,21 @@
 # For each kernel (Debian bookworm's 6.1 and 6.12 lines, resolved from the
 # archive as vm-check.sh does; never the debug kernel, whose timings mean
 # nothing): build the module and userspace/bench, boot the kernel under
-# QEMU TCG with the module loaded, run "shmdev_bench all" and write the JSON
-# Lines it prints to build/bench/<kver>/results.jsonl. Then bench-report.py
+# QEMU TCG with the module loaded, run "shmdev_bench all", then the Python
+# benchmark python/bench/pybench.py (the host's python3 and numpy, the
+# shmdev package and the library tests' libshmdev, staged by lib.sh's
+# build_python_stage), and write the JSON Lines they print to
+# build/bench/<kver>/results.jsonl. Then bench-report.py
 # prints the report (also build/bench/report.md, and a plot per kernel,
-# build/bench/<kver>/sweep.png): shmdev against its peers, the performance
-# targets (MET or GAP) and regressions against the baselines. Last, each
+# build/bench/<kver>/sweep.png): shmdev against its peers, the Python
+# section, the performance targets (MET or GAP) and regressions against
+# the baselines. Last, each
 # kernel's results become its new baseline, bench/results/<kver>.jsonl
 # (meant to be committed).
 #
-#   -q       quick run (shmdev_bench --quick: sizes and counts divided by 16)
-#   -r N     rounds per measurement, 1 to 99 (shmdev_bench --rounds N;
+#   -q       quick run (shmdev_bench --quick: sizes and counts divided by 16;
+#            pybench.py --quick: smaller counts, a 16 MiB array)
+#   -r N     rounds per measurement, 1 to 99 (--rounds N of both programs;
 #            default 5)
 #   -n       leave the baselines in bench/results/ as they are
 #   -b PATH  compare with these results instead of bench/results/ (a
@@ -33,8 +38,8 @@
 #
 # Exit status: 0 when every VM ran to the end and produced results (missed
 # targets and regressions are reported, not failures); 1 if a build or a VM
-# failed, a VM timed out, shmdev_bench exited non-zero, or the kernel log
-# shows a splat.
+# failed, a VM timed out, shmdev_bench or pybench.py exited non-zero, or the
+# kernel log shows a splat.
 set -euo pipefail
 
 # Before lib.sh sets its defaults: benchmarks get more memory, and a
@@ -51,6 +56,8 @@ BENCH_OUT=$SHMDEV_BUILD/bench
 BENCH_PROG=shmdev_bench
 BASELINE_DIR=$SHMDEV_ROOT/bench/results
 REPORT=$SHMDEV_SCRIPTS/bench-report.py
+# run_vm's extras for pybench.py (build_pybench).
+BENCH_EXTRAS=()
 # Debian's, which the packages below install (not another one on PATH).
 PYTHON=/usr/bin/python3
 # Python and gnuplot for the report; installed with the rig's packages.
@@ -78,6 +85,20 @@ build_bench() {
 	done
 	[[ -n $BENCH_BIN ]] || die "make -C $BENCH_DIR produced no $BENCH_PROG"
 	log "built $BENCH_BIN"
+}
+
+# build_pybench: what pybench.py needs in the VM: the library tests'
+# directory (its libshmdev.so.1, at /libtests) and the staged Python, which
+# make_initramfs then copies in. Sets BENCH_EXTRAS to run_vm's extras.
+build_pybench() {
+	BENCH_EXTRAS=()
+	if [[ ! -f $PYTHON_DIR/bench/pybench.py ]]; then
+		log "no $PYTHON_DIR/bench/pybench.py: the Python benchmark is left out"
+		return
+	fi
+	build_libtests
+	build_python_stage
+	BENCH_EXTRAS=("$LIBTESTS_OUT:/libtests")
 }
 
 # extract_results LOG NONCE OUT: the JSON lines the payload tagged, each
@@ -111,7 +132,7 @@ print(bad)
 # still be there, partial).
 bench_kernel() {
 	local kver=$1 args=$2 work results status='' bad
-	local problems=() dmesg=()
+	local problems=() dmesg=() failing=()
 
 	work=$BENCH_OUT/$kver
 	results=$work/results.jsonl
@@ -119,7 +140,8 @@ bench_kernel() {
 	rm -f "$results"
 	printf 'SHMDEV_BENCH_ARGS=%q\n' "$args" >"$work/bench.env"
 	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/bench.sh" \
-		"$BENCH_BIN:/opt/$BENCH_PROG" "$work/bench.env:/etc/shmdev-bench.env"
+		"$BENCH_BIN:/opt/$BENCH_PROG" "$work/bench.env:/etc/shmdev-bench.env" \
+		"${BENCH_EXTRAS[@]}"
 
 	read_payload_findings "$work/console.log" "$VM_NONCE"
 	status=$VM_PAYLOAD_STATUS
@@ -133,9 +155,16 @@ bench_kernel() {
 	if [[ -z $status ]]; then
 		problems+=("the benchmark payload did not finish")
 	elif ((status != 0)); then
-		problems+=("shmdev_bench exited with status $status")
+		# The payload says which program failed ("# bench: NAME exited
+		# with status N").
+		mapfile -t failing < <(console_output "$work/console.log" "$VM_NONCE" |
+			sed -n 's/^# bench: \(.* exited with status [1-9][0-9]*\)$/\1/p')
+		((${#failing[@]})) || failing=("the benchmark payload exited with status $status")
+		problems+=("${failing[@]}")
 	fi
-	if ! grep -q '"bench": *"meta"' "$results"; then
+	# shmdev_bench's meta record (pybench.py's says "program": "pybench").
+	if ! awk '/"bench": *"meta"/ && !/"program": *"pybench"/ { found = 1 }
+		END { exit !found }' "$results"; then
 		problems+=("no results (no meta record) in the console log")
 	fi
 
@@ -212,6 +241,10 @@ main() {
 	build_bench
 	phase_end
 
+	phase_begin "library tests and Python for pybench.py"
+	build_pybench
+	phase_end
+
 	for kver in "${KVERS[@]}"; do
 		phase_begin "build module ($kver)"
 		if ! build_module "$kver"; then
@@ -221,7 +254,7 @@ main() {
 			continue
 		fi
 		phase_end
-		log "$kver: shmdev_bench ${args:+$args }all (VM timeout $VM_TIMEOUT s, $VM_MEM)"
+		log "$kver: shmdev_bench ${args:+$args }all${BENCH_EXTRAS[*]:+, pybench.py${args:+ $args}} (VM timeout $VM_TIMEOUT s, $VM_MEM)"
 		if bench_kernel "$kver" "$args"; then
 			ok+=("$kver")
 		else
