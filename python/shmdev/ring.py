@@ -220,6 +220,14 @@ class Ring:
         self._busy = threading.Lock()
         self._reservation: Optional[Reservation] = None
         self._message: Optional[Message] = None
+        # The fast paths of send(), recv() and recv_into(): one C call,
+        # with what it needs looked up once.
+        self._ref = ctypes.byref(handle)
+        self._c_send = lib().shmdev_ring_send
+        self._c_recv = lib().shmdev_ring_recv
+        self._length = ctypes.c_size_t()
+        self._length_ref = ctypes.byref(self._length)
+        self._scratch: Any = None
         self.msg_max = self.info().msg_max
         _live_rings.add(self)
 
@@ -285,6 +293,28 @@ class Ring:
         view = self._view[start:start + length]
         return view.toreadonly() if readonly else view
 
+    def _enter(self) -> None:
+        """Takes the handle for one call (see :meth:`_locked`)."""
+        if self._view is None or self._forked:
+            self._handle_ref()  # raises the error that says why
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("a Ring is used by one thread at a time: "
+                               "open one Ring per thread")
+
+    def _fast(self, call: Callable[[int], int], timeout: Optional[float]
+              ) -> None:
+        """Runs *call* (see :meth:`_with_timeout`) for a fast path: once
+        with the handle taken, again only when interrupted by a signal."""
+        self._enter()
+        try:
+            ret = call(-1 if timeout is None else timeout_ns(timeout))
+            if ret == -errno.EINTR:
+                self._with_timeout(timeout, call)
+            elif ret < 0:
+                check(ret)
+        finally:
+            self._busy.release()
+
     def _with_timeout(self, timeout: Optional[float],
                       call: Callable[[int], int]) -> None:
         """Calls *call* with the nanoseconds left until it does not fail
@@ -314,20 +344,34 @@ class Ring:
     def send(self, data: Any, timeout: Optional[float] = None) -> None:
         """Copies the bytes-like *data* into the ring as one message,
         waiting for room. OSError EMSGSIZE if it exceeds :attr:`msg_max`."""
-        view = memoryview(data)
-        if not view.c_contiguous:
-            raise ValueError("send needs a contiguous buffer")
-        view = view.cast("B")
-        nbytes = view.nbytes
-        if isinstance(data, bytes):
+        if type(data) is bytes:
+            # The common case, inline: one C call with the handle taken.
+            if self._view is not None and not self._forked and \
+                    self._busy.acquire(False):
+                try:
+                    ret = self._c_send(self._ref, data, len(data),
+                                       -1 if timeout is None
+                                       else timeout_ns(timeout))
+                finally:
+                    self._busy.release()
+                if ret == 0:
+                    return
+                if ret != -errno.EINTR:
+                    check(ret)
             source: Any = data
-        elif not view.readonly and nbytes:
-            source = (ctypes.c_char * nbytes).from_buffer(view)
+            nbytes = len(data)
         else:
-            source = view.tobytes()
-        self._locked(lambda ref: self._with_timeout(
-            timeout, lambda ns: lib().shmdev_ring_send(ref, source, nbytes,
-                                                       ns)))
+            view = memoryview(data)
+            if not view.c_contiguous:
+                raise ValueError("send needs a contiguous buffer")
+            view = view.cast("B")
+            nbytes = view.nbytes
+            if not view.readonly and nbytes:
+                source = (ctypes.c_char * nbytes).from_buffer(view)
+            else:
+                source = view.tobytes()
+        ref, send = self._ref, self._c_send
+        self._fast(lambda ns: send(ref, source, nbytes, ns), timeout)
 
     def reserve(self, size: int, timeout: Optional[float] = None
                 ) -> Reservation:
@@ -380,27 +424,74 @@ class Ring:
         self._message = None
         self._locked(lambda ref: check(lib().shmdev_ring_release(ref)))
 
+    # Largest msg_max for which recv() copies through a buffer of the
+    # handle's own (one C call) rather than peek() and release().
+    _SCRATCH_MAX = 1 << 20
+
     def recv(self, timeout: Optional[float] = None) -> bytes:
         """The next message, copied out of the ring, waiting for one."""
-        with self.peek(timeout) as message:
-            return message.buf.tobytes()
+        if self._message is not None or self.msg_max > self._SCRATCH_MAX:
+            with self.peek(timeout) as message:
+                return message.buf.tobytes()
+        if self._scratch is None:
+            self._scratch = ctypes.create_string_buffer(max(self.msg_max, 1))
+        if self._view is not None and not self._forked and \
+                self._busy.acquire(False):
+            # The common case, inline (as in send()).
+            try:
+                ret = self._c_recv(self._ref, self._scratch,
+                                   len(self._scratch), self._length_ref,
+                                   -1 if timeout is None
+                                   else timeout_ns(timeout))
+            finally:
+                self._busy.release()
+            if ret == 0:
+                return ctypes.string_at(self._scratch, self._length.value)
+            if ret != -errno.EINTR:
+                check(ret)
+        ref, recv, scratch = self._ref, self._c_recv, self._scratch
+        size, length_ref = len(scratch), self._length_ref
+        self._fast(lambda ns: recv(ref, scratch, size, length_ref, ns),
+                   timeout)
+        return ctypes.string_at(scratch, self._length.value)
 
     def recv_into(self, buffer: Any, timeout: Optional[float] = None) -> int:
         """Copies the next message into the writable *buffer*, waiting for
         one, and returns its length. If it does not fit, nothing is
         copied, OSError EMSGSIZE is raised and the message stays next."""
-        view = memoryview(buffer)
-        if not view.c_contiguous or view.readonly:
-            raise TypeError("recv_into needs a writable contiguous buffer")
-        view = view.cast("B")
-        size = view.nbytes
-        target: Any = (ctypes.c_char * size).from_buffer(view) if size \
-            else None
-        length = ctypes.c_size_t()
+        if type(buffer) is bytearray:
+            view = None
+            size = len(buffer)
+            target: Any = (ctypes.c_char * size).from_buffer(buffer) \
+                if size else None
+            if self._view is not None and not self._forked and \
+                    self._busy.acquire(False):
+                # The common case, inline (as in send()).
+                try:
+                    ret = self._c_recv(self._ref, target, size,
+                                       self._length_ref,
+                                       -1 if timeout is None
+                                       else timeout_ns(timeout))
+                finally:
+                    self._busy.release()
+                if ret == 0:
+                    return self._length.value
+                if ret != -errno.EINTR and ret != -errno.EMSGSIZE:
+                    check(ret)
+        else:
+            view = memoryview(buffer)
+            if not view.c_contiguous or view.readonly:
+                raise TypeError("recv_into needs a writable contiguous "
+                                "buffer")
+            view = view.cast("B")
+            size = view.nbytes
+            target = (ctypes.c_char * size).from_buffer(view) if size \
+                else None
+        length = self._length
+        ref, recv, length_ref = self._ref, self._c_recv, self._length_ref
         try:
-            self._locked(lambda ref: self._with_timeout(
-                timeout, lambda ns: lib().shmdev_ring_recv(
-                    ref, target, size, ctypes.byref(length), ns)))
+            self._fast(lambda ns: recv(ref, target, size, length_ref, ns),
+                       timeout)
         except OSError as exc:
             if exc.errno == errno.EMSGSIZE:
                 raise OSError(errno.EMSGSIZE,
@@ -409,7 +500,8 @@ class Ring:
             raise
         finally:
             del target
-            view.release()
+            if view is not None:
+                view.release()
         return length.value
 
     # Event loops
