@@ -72,11 +72,17 @@ static inline struct folio *shmdev_find_folio(struct address_space *mapping,
 /*
  * Order of the PMD-sized folios huge segments are built from, or 0 when
  * the kernel cannot map such folios by PMD (no CONFIG_TRANSPARENT_HUGEPAGE,
- * or a CPU without large pages).
+ * or a CPU without large pages), or cannot hold them in the page cache:
+ * from 6.10 the page cache caps folios at MAX_PAGECACHE_ORDER, which a PMD
+ * exceeds with 64 KiB pages (512 MiB), and shmem never allocates them.
  */
 static inline unsigned int shmdev_huge_order(void)
 {
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
+#ifdef MAX_PAGECACHE_ORDER
+	if (HPAGE_PMD_ORDER > MAX_PAGECACHE_ORDER)
+		return 0;
+#endif
 	if (has_transparent_hugepage())
 		return HPAGE_PMD_ORDER;
 #endif

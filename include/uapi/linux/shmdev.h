@@ -96,9 +96,10 @@
  *			namespace: see struct shmdev_limits)
  * @pad2:		zero
  * @huge_page_size:	size of the pages a SHMDEV_CREATE_HUGE segment is
- *			built from when memory allows (2 MiB on x86-64), or 0
- *			if this kernel cannot map them, and such segments
- *			use base pages only
+ *			built from when memory allows, the PMD size (2 MiB on
+ *			x86-64 and on arm64 with 4 KiB pages, 32 MiB with
+ *			16 KiB pages), or 0 if this kernel cannot map them
+ *			(and such segments use base pages only)
  * @reserved:		zero
  */
 struct shmdev_version {
@@ -118,8 +119,9 @@ struct shmdev_version {
  *
  * HUGE: build the segment from huge pages (shmdev_version.huge_page_size),
  * each mapped by a single page-table entry where the mapping is aligned to
- * it. The size must be a multiple of 2 MiB (EINVAL otherwise), at CREATE
- * and at every RESIZE. Where a huge page cannot be allocated, that part of
+ * it. The size must be a multiple of shmdev_version.huge_page_size, or of
+ * SHMDEV_HUGE_ALIGN where that is 0 (EINVAL otherwise), at CREATE and at
+ * every RESIZE. Where a huge page cannot be allocated, that part of
  * the segment falls back to base pages; shmdev_info.nr_huge_pages tells how
  * much of it is huge.
  *
@@ -148,7 +150,12 @@ struct shmdev_version {
 					 SHMDEV_CREATE_NEWFD | \
 					 SHMDEV_CREATE_LOCKED)
 
-/* Size granule of SHMDEV_CREATE_HUGE segments. */
+/*
+ * Size granule of SHMDEV_CREATE_HUGE segments where the kernel has no huge
+ * pages (shmdev_version.huge_page_size 0), and the huge page size of
+ * x86-64. Elsewhere the granule is huge_page_size: 32 MiB on arm64 with
+ * 16 KiB pages.
+ */
 #define SHMDEV_HUGE_ALIGN		(2ULL << 20)
 
 /**
