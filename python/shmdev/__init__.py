@@ -22,8 +22,8 @@ from .errors import (DeviceNotAvailableError, LibraryNotFoundError,
 from .ring import Message, Reservation, Ring, RingInfo
 from .segment import (HUGE_ALIGN, NAME_MAX, Limits, Seal, Segment,
                       SegmentInfo, SegmentStat, Version, check_name, chmod,
-                      chown, lib_version, limits, list_segments, list_stat,
-                      parse_size, unlink, version)
+                      chown, huge_granule, lib_version, limits,
+                      list_segments, list_stat, parse_size, unlink, version)
 from .shared_memory import ShareableList, SharedMemory
 from .sync import Condition, Mutex, Semaphore
 
@@ -44,6 +44,7 @@ __all__ = [
     "NotRecoverableError", "Reservation", "Ring", "RingInfo", "Seal",
     "Segment", "SegmentInfo", "SegmentStat", "Semaphore", "ShareableList",
     "SharedMemory", "Version", "check_name", "chmod", "chown",
-    "device_available", "lib_version", "limits", "list_segments",
+    "device_available", "huge_granule", "lib_version", "limits",
+    "list_segments",
     "list_stat", "parse_size", "unlink", "version",
 ]

@@ -30,7 +30,7 @@ from ._lib import check, check_device, encode_name, lib
 __all__ = [
     "Segment", "SegmentInfo", "SegmentStat", "Seal", "Version", "Limits",
     "version", "limits", "list_segments", "list_stat", "unlink", "chmod",
-    "chown", "check_name", "parse_size", "lib_version",
+    "chown", "check_name", "parse_size", "lib_version", "huge_granule",
     "HUGE_ALIGN", "NAME_MAX",
 ]
 
@@ -189,7 +189,7 @@ class Segment:
         attached read-write. *name* None creates an anonymous segment,
         which lives as long as files and mappings of it. FileExistsError if
         the name exists. *huge*: built from huge pages (*size* a multiple
-        of :data:`HUGE_ALIGN`); *premap*: mappings are populated at once;
+        of :func:`huge_granule`); *premap*: mappings are populated at once;
         *locked*: never swapped (charged to RLIMIT_MEMLOCK)."""
         flags = ((_lib.CREATE_HUGE if huge else 0) |
                  (_lib.CREATE_PREMAP if premap else 0) |
@@ -473,6 +473,14 @@ def version() -> Version:
     check_device(lib().shmdev_version(ctypes.byref(v)))
     return Version(v.api_version, v.features, v.max_segment_size,
                    v.max_total_bytes, v.max_segments, v.huge_page_size)
+
+
+def huge_granule() -> int:
+    """What a huge segment's size must be a multiple of: the module's huge
+    page size (the PMD size: 2 MiB on x86-64 and on arm64 with 4 KiB
+    pages, 32 MiB with 16 KiB pages), or :data:`HUGE_ALIGN` where the
+    kernel has no huge pages."""
+    return version().huge_page_size or HUGE_ALIGN
 
 
 def limits() -> Limits:

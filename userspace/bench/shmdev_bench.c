@@ -107,6 +107,8 @@ static struct {
 } opt = { .rounds = 5 };
 
 static size_t page_size;
+/* What huge segments' sizes are multiples of: the module's huge pages. */
+static uint64_t huge_granule = SHMDEV_HUGE_ALIGN;
 static pid_t main_pid;
 static volatile sig_atomic_t timed_out;
 static int ctl_fd = -1;			/* /dev/shmdev, for UNLINK */
@@ -262,6 +264,18 @@ static uint64_t scaled_by(uint64_t n, uint64_t div)
 static uint64_t scaled(uint64_t n)
 {
 	return scaled_by(n, QUICK_DIV);
+}
+
+/*
+ * A size of a group with huge variants: scaled, and rounded up to a whole
+ * number of huge pages (a quick run's 16 MiB is 32 MiB with 16 KiB pages),
+ * the same for every peer of the group.
+ */
+static uint64_t scaled_huge(uint64_t n)
+{
+	uint64_t size = scaled(n);
+
+	return (size + huge_granule - 1) / huge_granule * huge_granule;
 }
 
 static int read_file(const char *path, char *buf, size_t len)
@@ -1435,14 +1449,15 @@ static void probe_huge(struct bcase *c, struct seg *g)
 		xround(c, "\"nr_huge_pages\":%" PRIu64
 		       ",\"huge_pages_possible\":%" PRIu64,
 		       (uint64_t)info.nr_huge_pages,
-		       (uint64_t)(g->size / SHMDEV_HUGE_ALIGN));
+		       (uint64_t)(g->size / huge_granule));
 	smaps_pmd(&file_kb, &shmem_kb);
 	if (file_kb >= 0)
 		xround(c, "\"file_pmd_mapped_kb\":%ld", file_kb);
 	if (shmem_kb >= 0)
 		xround(c, "\"shmem_pmd_mapped_kb\":%ld", shmem_kb);
+	/* Aligned to a huge page (the key's name is from 2 MiB pages). */
 	xround(c, "\"map_2m_aligned\":%s",
-	       (uintptr_t)g->addr % SHMDEV_HUGE_ALIGN ? "false" : "true");
+	       (uintptr_t)g->addr % huge_granule ? "false" : "true");
 }
 
 /* populate and sweep: create, map, write every page, unmap, destroy */
@@ -1498,7 +1513,7 @@ static void populate_case(struct group *g, const char *variant,
 
 static void bench_populate(void)
 {
-	uint64_t size = scaled(256 * MIB);
+	uint64_t size = scaled_huge(256 * MIB);
 	struct group *g = group_new("populate");
 	struct bcase *c;
 
@@ -1635,8 +1650,8 @@ static void bench_sweep(void)
 		size = scaled(mib[i] * MIB);
 		g = group_new("sweep");
 		populate_case(g, "4k", "shmdev", K_SHMDEV, 0, size);
-		/* Huge segments come in 2 MiB units only. */
-		if (!(size % SHMDEV_HUGE_ALIGN))
+		/* Huge segments come in whole huge pages only. */
+		if (!(size % huge_granule))
 			populate_case(g, "huge", "shmdev", K_SHMDEV,
 				      SHMDEV_CREATE_HUGE, size);
 		populate_case(g, "4k", "memfd", K_MEMFD, 0, size);
@@ -1767,7 +1782,7 @@ static struct bcase *attach_case(struct group *g, const char *variant,
 
 static void bench_attach(void)
 {
-	uint64_t size = scaled(256 * MIB);
+	uint64_t size = scaled_huge(256 * MIB);
 	struct group *g = group_new("attach");
 	struct bcase *c;
 
@@ -3112,7 +3127,7 @@ static int run_manyproc(struct bcase *c, struct sample *s)
 static void bench_manyproc(void)
 {
 	struct group *g = group_new("manyproc");
-	uint64_t size = scaled(64 * MIB);
+	uint64_t size = scaled_huge(64 * MIB);
 	struct bcase *c;
 	int i;
 
@@ -3283,7 +3298,7 @@ static int run_scale(struct bcase *c, struct sample *s)
 static void bench_scale(void)
 {
 	struct group *g = group_new("scale");
-	uint64_t size = scaled(1024 * MIB);
+	uint64_t size = scaled_huge(1024 * MIB);
 	struct bcase *c;
 	int i;
 
@@ -3414,6 +3429,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool want[NR_BENCHES] = { false };
+	struct shmdev_version ver;
 	unsigned int i;
 	bool any = false;
 	char *end;
@@ -3460,6 +3476,8 @@ int main(int argc, char **argv)
 		usage(2);
 
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	if (!shmdev_version(&ver) && ver.huge_page_size)
+		huge_granule = ver.huge_page_size;
 	main_pid = getpid();
 	install_signals();
 	cres = mmap(NULL, NR_RESULTS * sizeof(*cres), PROT_READ | PROT_WRITE,

@@ -397,7 +397,8 @@ static int cmd_create(int argc, char **argv)
 {
 	struct shmdev_version ver;
 	unsigned int mode = opts.have_mode ? opts.mode : 0600;
-	uint64_t size;
+	uint64_t size, granule;
+	char gbuf[32];
 	int ret, fd;
 
 	if (argc != 2)
@@ -418,8 +419,12 @@ static int cmd_create(int argc, char **argv)
 			err("huge pages are not supported by this module");
 			return EXIT_FAIL;
 		}
-		if (size % SHMDEV_HUGE_ALIGN) {
-			err("a huge segment's size must be a multiple of 2M");
+		/* The PMD size (2M, 32M with 16 KiB pages), or the uapi's. */
+		granule = ver.huge_page_size ?: SHMDEV_HUGE_ALIGN;
+		if (size % granule) {
+			format_size(granule, gbuf, sizeof(gbuf));
+			err("a huge segment's size must be a multiple of %s",
+			    gbuf);
 			return EXIT_USAGE;
 		}
 		if (!ver.huge_page_size)
@@ -1240,14 +1245,19 @@ static int cmd_prune(int argc, char **argv)
 static int print_version(void)
 {
 	struct shmdev_version ver;
+	char huge[32] = "none";
 
 	printf(PROG " %s (libshmdev %s)\n", SHMDEV_CTL_VERSION,
 	       shmdev_lib_version());
-	if (!shmdev_version(&ver))
-		printf("module: API version %" PRIu32 ", features 0x%" PRIx64 "\n",
-		       ver.api_version, (uint64_t)ver.features);
-	else
+	if (!shmdev_version(&ver)) {
+		if (ver.huge_page_size)
+			format_size(ver.huge_page_size, huge, sizeof(huge));
+		printf("module: API version %" PRIu32 ", features 0x%" PRIx64
+		       ", huge pages %s\n", ver.api_version,
+		       (uint64_t)ver.features, huge);
+	} else {
 		printf("module: not available\n");
+	}
 	return 0;
 }
 

@@ -48,7 +48,8 @@ int shmdev_version(struct shmdev_version *ver);
  * Creates a segment of @size bytes and permission bits @mode (0 to 0777)
  * and returns a read-write fd bound to it. A NULL or empty @name creates an
  * anonymous segment. @flags: SHMDEV_CREATE_HUGE (huge pages; @size a
- * multiple of SHMDEV_HUGE_ALIGN), SHMDEV_CREATE_PREMAP (mmap() maps every
+ * multiple of shmdev_version()'s huge_page_size, or of SHMDEV_HUGE_ALIGN
+ * where that is 0), SHMDEV_CREATE_PREMAP (mmap() maps every
  * page at once), SHMDEV_CREATE_LOCKED (never swapped; charged to
  * RLIMIT_MEMLOCK, ENOMEM beyond it). EEXIST if the name exists.
  */
