@@ -747,7 +747,7 @@ TEST_F(bell, ringers_and_waiters_count_every_ring_once)
 /* Two threads acknowledging through one file. */
 struct shared_ack {
 	int fd;
-	volatile bool done;
+	bool done;		/* atomic: release after the last ring */
 	long long sum[2];	/* per thread */
 	int errors;
 };
@@ -763,7 +763,8 @@ static void *shared_acker(void *arg)
 	long long sum = 0, n;
 
 	for (;;) {
-		bool done = sa->done;
+		/* Seen true: every ring is in, for the ack that follows. */
+		bool done = __atomic_load_n(&sa->done, __ATOMIC_ACQUIRE);
 
 		n = ack_sum(sa->fd, 1U << 0);
 		if (n < 0)
@@ -794,7 +795,7 @@ TEST_F(bell, threads_acking_one_file_never_share_a_ring)
 		ASSERT_EQ(0, ring_bell(self->fd, 0, 1));
 		rung++;
 	}
-	sa.done = true;
+	__atomic_store_n(&sa.done, true, __ATOMIC_RELEASE);
 	for (i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	EXPECT_EQ(0, sa.errors);

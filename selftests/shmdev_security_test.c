@@ -2781,10 +2781,10 @@ TEST_F_TIMEOUT(shmdev, memcg_limit_enforced, 120)
  */
 TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
 {
-	const long long max = 12 << 20;
 	const char *name = new_name(self);
-	struct memcg_child_arg arg = { .name = name, .len = 32 << 20 };
+	struct memcg_child_arg arg = { .name = name };
 	struct shmdev_version ver;
+	long long max;
 	struct shmdev_info info;
 	int status = -1;
 	uint64_t huge_pages, base;
@@ -2800,6 +2800,9 @@ TEST_F_TIMEOUT(shmdev, huge_falls_back_to_base_pages_under_memcg_limit, 120)
 	if (!ver.huge_page_size)
 		SKIP(return, "this kernel cannot map huge pages");
 	arg.huge = ver.huge_page_size;
+	/* 12 MiB of 32 with 2 MiB huge pages: room for some, not all. */
+	max = 6 * ver.huge_page_size;
+	arg.len = 16 * ver.huge_page_size;
 	ASSERT_EQ(0, st_create_flags(self->fd, name, arg.len, 0600,
 				     SHMDEV_CREATE_HUGE, NULL));
 	reason = memcg_setup(&cg, max);

@@ -183,13 +183,15 @@ def test_open_or_create_and_unlink_if_unused(name):
 def test_huge_and_premap(name):
     if not shmdev.version().huge_page_size:
         pytest.skip("this kernel maps no huge pages")
-    with shmdev.Segment.create(name, shmdev.HUGE_ALIGN, huge=True,
+    granule = shmdev.huge_granule()
+    assert granule == shmdev.version().huge_page_size
+    with shmdev.Segment.create(name, granule, huge=True,
                                premap=True) as seg:
         info = seg.info()
         assert info.huge and info.premap
         assert info.nr_pages > 0  # populated by mmap
     with pytest.raises(OSError) as info:
-        shmdev.Segment.create(name + "x", 4096, huge=True)
+        shmdev.Segment.create(name + "x", granule // 2, huge=True)
     assert info.value.errno == errno.EINVAL
 
 

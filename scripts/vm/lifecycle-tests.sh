@@ -478,8 +478,8 @@ test_works_after_exhaustion() {
 	   ! peer fill lc_final 8 || ! peer check lc_final 8; then
 		ret=1
 	fi
-	[ "$(nr_pages)" = $((4 * SIZE / 4096)) ] || {
-		diag "nr_pages $(nr_pages), want $((4 * SIZE / 4096))"
+	[ "$(nr_pages)" = $((4 * SIZE / PAGE_SIZE)) ] || {
+		diag "nr_pages $(nr_pages), want $((4 * SIZE / PAGE_SIZE))"
 		ret=1
 	}
 	peer unlink lc_final || ret=1

@@ -6,6 +6,10 @@
 # share. The caller sets PEER (shmdev_peer), MODULE (shmdev.ko),
 # NR_PAGES (the nr_pages parameter) and PEER_TIMEOUT (seconds) first.
 
+# The base page size in bytes (4096 on x86-64, 16384 on arm64 with 16 KiB
+# pages), as the kernel reports it for awk's own first mapping.
+PAGE_SIZE=$(awk '/^KernelPageSize:/ { print $2 * 1024; exit }' /proc/self/smaps)
+
 ntest=0
 npass=0
 nfail=0

@@ -13,7 +13,7 @@ NR_PAGES=/sys/module/shmdev/parameters/nr_pages
 HELD=rig_held		# segment mapped by a holder process
 PERSIST=rig_persist	# segment left behind for rmmod to free
 SIZE=1048576
-BIG_SIZE=33554432	# 8192 pages: well above vmstat's per-cpu slack
+BIG_SIZE=33554432	# 8192 pages (2048 of 16 KiB): well above vmstat's per-cpu slack
 SLACK_PAGES=512		# per-cpu vmstat deltas and LRU batches
 PEER_TIMEOUT=60		# seconds a single shmdev_peer command may take
 
@@ -94,7 +94,7 @@ test_rmmod_frees_persistent_segments() {
 		diag "cannot create and fill $PERSIST"
 		return 1
 	fi
-	want=$((BIG_SIZE / 4096))
+	want=$((BIG_SIZE / PAGE_SIZE))
 	pages=$(nr_pages)
 	if [ "$pages" != "$want" ]; then
 		diag "nr_pages is $pages with $PERSIST filled, want $want"

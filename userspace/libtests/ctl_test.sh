@@ -97,6 +97,10 @@ fi
 "$CTL" --version >"$T/version" 2>&1
 FEATURES=$(sed -n 's/.*features \(0x[0-9a-f]*\).*/\1/p' "$T/version")
 FEATURES=${FEATURES:-0}
+# The huge-page granule in MiB: the PMD size (2, 32 with 16 KiB pages), or
+# the uapi's 2 where the kernel has no huge pages.
+HUGE_MB=$(sed -n 's/.*huge pages \([0-9]*\)M$/\1/p' "$T/version")
+HUGE_MB=${HUGE_MB:-2}
 FEAT_RESIZE=8 FEAT_SEALS=16 FEAT_SETPERM=32 FEAT_LIST=64
 ROOT=0
 [ "$(id -u)" -ne 0 ] || ROOT=1
@@ -120,17 +124,18 @@ check mode_on_info_is_usage_error 2 "$CTL" info "$N" --mode 0600
 check seal_unknown_name_is_usage_error 2 "$CTL" seal "$N" shrink,bogus
 
 # --- create, info ---
-check_err create_huge_needs_2m_multiple 2 \
-	"shmdev-ctl: a huge segment's size must be a multiple of 2M" \
-	"$CTL" create "$N-h" 3M --huge
-check create_huge_succeeds 0 "$CTL" create "$N-h" 4M --huge
+check_err create_huge_needs_granule_multiple 2 \
+	"shmdev-ctl: a huge segment's size must be a multiple of ${HUGE_MB}M" \
+	"$CTL" create "$N-h" "$((HUGE_MB * 3 / 2))M" --huge
+check create_huge_succeeds 0 "$CTL" create "$N-h" "$((HUGE_MB * 2))M" --huge
 check info_huge_succeeds 0 "$CTL" info "$N-h"
 out_has info_huge_shows_huge '^huge: *yes, 0 huge pages$'
 check info_huge_json_succeeds 0 "$CTL" --json info "$N-h"
 out_has info_huge_json_has_huge '"huge":true,"huge_pages":0}$'
-check_err resize_huge_needs_2m_multiple 1 \
-	"shmdev-ctl: resize '$N-h': Invalid argument" "$CTL" resize "$N-h" 5M
-check resize_huge_succeeds 0 "$CTL" resize "$N-h" 6M
+check_err resize_huge_needs_granule_multiple 1 \
+	"shmdev-ctl: resize '$N-h': Invalid argument" \
+	"$CTL" resize "$N-h" "$((HUGE_MB * 5 / 2))M"
+check resize_huge_succeeds 0 "$CTL" resize "$N-h" "$((HUGE_MB * 3))M"
 check rm_huge_succeeds 0 "$CTL" rm "$N-h"
 check_err info_missing_reports_attach_enoent 1 \
 	"shmdev-ctl: attach '$N': No such file or directory" "$CTL" info "$N"
