@@ -1078,6 +1078,21 @@ static void on_bus(int sig)
 }
 
 /*
+ * Stores into every page of @p but the first: 0, or -EINTR if one raised
+ * SIGBUS. Nothing of the caller's is live across the sigsetjmp().
+ */
+static int store_pages(volatile uint8_t *p, uint64_t size)
+{
+	size_t off;
+
+	if (sigsetjmp(bus_jmp, 1))
+		return -EINTR;
+	for (off = ps; off < size; off += ps)
+		p[off] = 1;
+	return 0;
+}
+
+/*
  * Filling a mapping: MADV_POPULATE_WRITE (EFAULT or ENOMEM) or stores
  * (SIGBUS) with one page's allocation failing. What was written before
  * stays, and the segment works afterwards.
@@ -1099,11 +1114,8 @@ static bool try_fill(struct call *c, int nth)
 	if (populate) {
 		if (madvise((void *)p, size, MADV_POPULATE_WRITE))
 			ret = -errno;
-	} else if (sigsetjmp(bus_jmp, 1)) {
-		ret = -EINTR;
 	} else {
-		for (off = ps; off < size; off += ps)
-			p[off] = 1;
+		ret = store_pages(p, size);
 	}
 	inj = injected();
 	judge(c, inj, ret, NULL, NULL);
