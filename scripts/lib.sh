@@ -847,6 +847,23 @@ RIG_EXTRA_PACKAGES+=(clang libclang-rt-dev)
 FUZZ_DIR=$SHMDEV_ROOT/userspace/fuzz
 FUZZ_OUT=$SHMDEV_BUILD/fuzz
 
+# The Spin model of the SPSC ring's memory ordering (userspace/tests/model).
+RIG_EXTRA_PACKAGES+=(spin)
+
+# run_host_model LOG: its check.sh; prints "PASS FAIL SKIP" from its TAP
+# totals (a failure without a failing test counts as one).
+run_host_model() {
+	local out=$1 rc=0 totals p f s e
+
+	bash "$HOSTTESTS_DIR/model/check.sh" -q >"$out" 2>&1 || rc=$?
+	totals=$(sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .* skip:\([0-9]*\) error:\([0-9]*\)$/\1 \2 \3 \4/p' \
+		"$out" | tail -n 1)
+	read -r p f s e <<<"${totals:-0 0 0 0}"
+	f=$((f + e))
+	((rc == 0 || f > 0)) || f=1
+	echo "$p $f $s"
+}
+
 # run_host_fuzz LOG: make -C userspace/fuzz run (FUZZ_SECS seconds per
 # target, default 20); prints "PASS FAIL SKIP" from its TAP (a failure
 # without a failing target counts as one: the build broke).

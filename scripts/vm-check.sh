@@ -213,6 +213,16 @@ main() {
 	count_kernel "host: Python package (memfd)" "$pass" "$fail" "$skip"
 	phase_end
 
+	phase_begin "model check of the ring's memory ordering (Spin)"
+	hostlog=$SHMDEV_BUILD/ring-model.log
+	read -r pass fail skip < <(run_host_model "$hostlog")
+	if ((fail)); then
+		grep -E '^(not ok|ok )|errors:' "$hostlog" | tail -n 40
+		echo "=== ring model check failed: $hostlog"
+	fi
+	count_kernel "host: ring ordering model (Spin)" "$pass" "$fail" "$skip"
+	phase_end
+
 	phase_begin "libFuzzer on the host (size and name parsing, ring header)"
 	hostlog=$SHMDEV_BUILD/hostfuzz.log
 	read -r pass fail skip < <(run_host_fuzz "$hostlog")
