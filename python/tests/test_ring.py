@@ -265,13 +265,20 @@ def test_mpmc_many_producers(shared_memory, fork):
             ring.send(struct.pack("II", tag, i), timeout=10)
         ring.close()
 
+    # The producer side ends when every producer that sent has gone: one
+    # child may finish before the other has sent at all (it happened
+    # under emulation), so a producer of the parent's keeps the side open
+    # until both children are done.
+    keeper = shmdev.Ring(mem)
+    keeper.send(struct.pack("II", 0, 0))
     children = [fork(produce, tag) for tag in (1, 2)]
-    seen = {1: [], 2: []}
-    for _ in range(2 * count):
+    seen = {0: [], 1: [], 2: []}
+    for _ in range(2 * count + 1):
         tag, i = struct.unpack("II", consumer.recv(timeout=10))
         seen[tag].append(i)
-    assert seen == {1: list(range(count)), 2: list(range(count))}
+    assert seen == {0: [0], 1: list(range(count)), 2: list(range(count))}
     assert [child.wait() for child in children] == [0, 0]
+    keeper.close()
     with pytest.raises(BrokenPipeError):
         consumer.recv(timeout=10)
     assert consumer.info().dropped == 0
