@@ -293,23 +293,21 @@ class Ring:
         view = self._view[start:start + length]
         return view.toreadonly() if readonly else view
 
-    def _enter(self) -> None:
-        """Takes the handle for one call (see :meth:`_locked`)."""
+    def _fast(self, func: Any, timeout: Optional[float], *args: Any
+              ) -> None:
+        """Calls libshmdev's *func* (send or receive) with *args* and the
+        timeout in nanoseconds, the handle taken (see :meth:`_locked`):
+        one C call, no closure, in the common case; again, through
+        :meth:`_with_timeout`, only when a signal interrupted it."""
         if self._view is None or self._forked:
             self._handle_ref()  # raises the error that says why
-        if not self._busy.acquire(blocking=False):
+        if not self._busy.acquire(False):
             raise RuntimeError("a Ring is used by one thread at a time: "
                                "open one Ring per thread")
-
-    def _fast(self, call: Callable[[int], int], timeout: Optional[float]
-              ) -> None:
-        """Runs *call* (see :meth:`_with_timeout`) for a fast path: once
-        with the handle taken, again only when interrupted by a signal."""
-        self._enter()
         try:
-            ret = call(-1 if timeout is None else timeout_ns(timeout))
+            ret = func(*args, -1 if timeout is None else timeout_ns(timeout))
             if ret == -errno.EINTR:
-                self._with_timeout(timeout, call)
+                self._with_timeout(timeout, lambda ns: func(*args, ns))
             elif ret < 0:
                 check(ret)
         finally:
@@ -345,19 +343,6 @@ class Ring:
         """Copies the bytes-like *data* into the ring as one message,
         waiting for room. OSError EMSGSIZE if it exceeds :attr:`msg_max`."""
         if type(data) is bytes:
-            # The common case, inline: one C call with the handle taken.
-            if self._view is not None and not self._forked and \
-                    self._busy.acquire(False):
-                try:
-                    ret = self._c_send(self._ref, data, len(data),
-                                       -1 if timeout is None
-                                       else timeout_ns(timeout))
-                finally:
-                    self._busy.release()
-                if ret == 0:
-                    return
-                if ret != -errno.EINTR:
-                    check(ret)
             source: Any = data
             nbytes = len(data)
         else:
@@ -370,8 +355,7 @@ class Ring:
                 source = (ctypes.c_char * nbytes).from_buffer(view)
             else:
                 source = view.tobytes()
-        ref, send = self._ref, self._c_send
-        self._fast(lambda ns: send(ref, source, nbytes, ns), timeout)
+        self._fast(self._c_send, timeout, self._ref, source, nbytes)
 
     def reserve(self, size: int, timeout: Optional[float] = None
                 ) -> Reservation:
@@ -433,26 +417,12 @@ class Ring:
         if self._message is not None or self.msg_max > self._SCRATCH_MAX:
             with self.peek(timeout) as message:
                 return message.buf.tobytes()
-        if self._scratch is None:
-            self._scratch = ctypes.create_string_buffer(max(self.msg_max, 1))
-        if self._view is not None and not self._forked and \
-                self._busy.acquire(False):
-            # The common case, inline (as in send()).
-            try:
-                ret = self._c_recv(self._ref, self._scratch,
-                                   len(self._scratch), self._length_ref,
-                                   -1 if timeout is None
-                                   else timeout_ns(timeout))
-            finally:
-                self._busy.release()
-            if ret == 0:
-                return ctypes.string_at(self._scratch, self._length.value)
-            if ret != -errno.EINTR:
-                check(ret)
-        ref, recv, scratch = self._ref, self._c_recv, self._scratch
-        size, length_ref = len(scratch), self._length_ref
-        self._fast(lambda ns: recv(ref, scratch, size, length_ref, ns),
-                   timeout)
+        scratch = self._scratch
+        if scratch is None:
+            scratch = self._scratch = ctypes.create_string_buffer(
+                max(self.msg_max, 1))
+        self._fast(self._c_recv, timeout, self._ref, scratch, len(scratch),
+                   self._length_ref)
         return ctypes.string_at(scratch, self._length.value)
 
     def recv_into(self, buffer: Any, timeout: Optional[float] = None) -> int:
@@ -464,20 +434,6 @@ class Ring:
             size = len(buffer)
             target: Any = (ctypes.c_char * size).from_buffer(buffer) \
                 if size else None
-            if self._view is not None and not self._forked and \
-                    self._busy.acquire(False):
-                # The common case, inline (as in send()).
-                try:
-                    ret = self._c_recv(self._ref, target, size,
-                                       self._length_ref,
-                                       -1 if timeout is None
-                                       else timeout_ns(timeout))
-                finally:
-                    self._busy.release()
-                if ret == 0:
-                    return self._length.value
-                if ret != -errno.EINTR and ret != -errno.EMSGSIZE:
-                    check(ret)
         else:
             view = memoryview(buffer)
             if not view.c_contiguous or view.readonly:
@@ -488,10 +444,9 @@ class Ring:
             target = (ctypes.c_char * size).from_buffer(view) if size \
                 else None
         length = self._length
-        ref, recv, length_ref = self._ref, self._c_recv, self._length_ref
         try:
-            self._fast(lambda ns: recv(ref, target, size, length_ref, ns),
-                       timeout)
+            self._fast(self._c_recv, timeout, self._ref, target, size,
+                       self._length_ref)
         except OSError as exc:
             if exc.errno == errno.EMSGSIZE:
                 raise OSError(errno.EMSGSIZE,
