@@ -226,6 +226,8 @@ main() {
 	for kver in "${KVERS[@]}"; do
 		if [[ $kver == *debug* ]]; then
 			log "leaving out $kver: no benchmarks on a debug kernel"
+		elif kernel_foreign "$kver"; then
+			log "leaving out $kver: no benchmarks under whole-machine emulation of $(kernel_arch "$kver")"
 		else
 			ok+=("$kver")
 		fi

@@ -142,8 +142,11 @@ sid_chroot_prepare() {
 sid_ensure_packages() {
 	local missing=()
 
-	mapfile -t missing < <(sid_run dpkg-query -W -f='${Package} ${db:Status-Status}\n' \
-		"$@" 2>/dev/null | awk -v want="$*" '$2 == "installed" { have[$1] = 1 }
+	# A package of another architecture is asked for as NAME:ARCH, which
+	# is ${binary:Package}; one of the chroot's own as NAME.
+	mapfile -t missing < <(sid_run dpkg-query -W \
+		-f='${Package} ${binary:Package} ${db:Status-Status}\n' \
+		"$@" 2>/dev/null | awk -v want="$*" '$3 == "installed" { have[$1] = 1; have[$2] = 1 }
 		END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!(w[i] in have)) print w[i] }')
 	((${#missing[@]})) || return 0
 	log "installing in the sid chroot: ${missing[*]}"
@@ -198,7 +201,8 @@ sid_candidate() {
 }
 
 # sid_kernel_of_meta SUITE META: the kernel release that META (a
-# linux-image-* meta package) of SUITE depends on, or nothing.
+# linux-image-* meta package, META:ARCH for another architecture) of SUITE
+# depends on, or nothing.
 sid_kernel_of_meta() {
 	local version
 
@@ -206,5 +210,5 @@ sid_kernel_of_meta() {
 	[[ -n $version ]] || return 0
 	sid_apt apt-cache depends "$2=$version" 2>/dev/null |
 		sed -n 's/^ *Depends: linux-image-\([^ ]*\)$/\1/p' |
-		sed 's/-unsigned$//' | head -n 1
+		sed 's/:[a-z0-9]*$//; s/-unsigned$//' | head -n 1
 }

@@ -25,21 +25,25 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_MEM=${VM_MEM:-2G}
 VM_SMP=${VM_SMP:-2}
 
-# The kernel matrix, one entry a line: NAME SUITE META. NAME is what
+# The kernel matrix, one entry a line: NAME SUITE META [ARCH]. NAME is what
 # KERNELS="..." selects; SUITE the Debian suite (bookworm from the host's
 # apt, sid and experimental from the sid chroot of lib-sid.sh); META the
 # linux-image-* meta package whose dependency names the kernel, resolved at
-# run time. An experimental entry is skipped, with the reason, when
-# experimental offers nothing newer than sid for its META. A new kernel line
-# is one more entry here. The debug kernel (lib-debug.sh) is the entry
-# "debug", built from sid's linux-source of the "sid" entry's line.
+# run time; ARCH the Debian architecture (default amd64; any other is
+# cross-built in the sid chroot and emulated whole, lib-cross.sh). An
+# experimental entry is skipped, with the reason, when experimental offers
+# nothing newer than sid for its META. A new kernel line is one more entry
+# here. The debug kernel (lib-debug.sh) is the entry "debug", built from
+# sid's linux-source of the "sid" entry's line.
 KERNEL_MATRIX=(
-	"6.1      bookworm     linux-image-amd64"
-	"6.12     bookworm     linux-image-6.12-amd64"
-	"6.12-rt  bookworm     linux-image-6.12-rt-amd64"
-	"sid      sid          linux-image-amd64"
-	"sid-rt   sid          linux-image-rt-amd64"
-	"rc       experimental linux-image-amd64"
+	"6.1       bookworm     linux-image-amd64"
+	"6.12      bookworm     linux-image-6.12-amd64"
+	"6.12-rt   bookworm     linux-image-6.12-rt-amd64"
+	"sid       sid          linux-image-amd64"
+	"sid-rt    sid          linux-image-rt-amd64"
+	"rc        experimental linux-image-amd64"
+	"arm64     sid          linux-image-arm64      arm64"
+	"arm64-16k sid          linux-image-arm64-16k  arm64"
 )
 # The kselftest harness headers and checkpatch come from this source package,
 # unpacked (only these files) under $SHMDEV_CACHE/linux-source.
@@ -56,6 +60,8 @@ CHECKPATCH=$SHMDEV_CACHE/linux-source/scripts/checkpatch.pl
 # "pages leaked" is shmdev's own unload check; the kmemleak lines are its
 # reports (a bare "leak" would match kmemleak's boot banner).
 DMESG_BAD_PATTERN='BUG:|WARNING:|Oops|general protection|KASAN|possible circular locking|pages leaked|suspected memory leak|unreferenced object|Busy inodes|Call Trace|Kernel panic'
+# arm64 spells it "Call trace:".
+DMESG_BAD_PATTERN+='|Call trace:'
 # The debug kernel's detectors (lib-debug.sh). Their headers start with
 # "BUG:" or "WARNING:" (lockdep, RCU, might_sleep, refcount_t and ODEBUG
 # warnings) and are matched above already; named here as well so that a
@@ -146,14 +152,14 @@ kernel_of_meta() {
 		sed 's/-unsigned$//' | head -n 1
 }
 
-# matrix_entry NAME: print "SUITE META" of entry NAME, or fail.
+# matrix_entry NAME: print "SUITE META ARCH" of entry NAME, or fail.
 matrix_entry() {
-	local line name suite meta
+	local line name suite meta arch
 
 	for line in "${KERNEL_MATRIX[@]}"; do
-		read -r name suite meta <<<"$line"
+		read -r name suite meta arch <<<"$line"
 		if [[ $name == "$1" ]]; then
-			echo "$suite $meta"
+			echo "$suite $meta ${arch:-amd64}"
 			return 0
 		fi
 	done
@@ -169,9 +175,9 @@ matrix_names() {
 	echo debug
 }
 
-# Per kernel release: its suite (bookworm, sid, experimental, or "debug")
-# and the entry that named it.
-declare -gA KERNEL_SUITE=() KERNEL_ENTRY=()
+# Per kernel release: its suite (bookworm, sid, experimental, or "debug"),
+# the entry that named it and its Debian architecture (amd64 if unset).
+declare -gA KERNEL_SUITE=() KERNEL_ENTRY=() KERNEL_ARCH=()
 # Entries left out, each "NAME: reason", and whether "debug" was asked for.
 SKIPPED_ENTRIES=()
 DEBUG_WANTED=0
@@ -181,12 +187,30 @@ kernel_in_sid() {
 	[[ ${KERNEL_SUITE[$1]:-bookworm} != bookworm ]]
 }
 
+# kernel_arch KVER: its Debian architecture.
+kernel_arch() {
+	printf '%s\n' "${KERNEL_ARCH[$1]:-amd64}"
+}
+
+# kernel_foreign KVER: the kernel is not the host's architecture.
+kernel_foreign() {
+	[[ $(kernel_arch "$1") != amd64 ]]
+}
+
 # resolve_entry NAME: add the kernel of entry NAME to KVERS, or its reason
 # to SKIPPED_ENTRIES. Returns 1 if the archive does not answer.
 resolve_entry() {
-	local name=$1 suite meta kver sidver expver
+	local name=$1 suite meta arch kver sidver expver
 
-	read -r suite meta < <(matrix_entry "$name")
+	read -r suite meta arch < <(matrix_entry "$name")
+	if [[ $arch != amd64 ]]; then
+		[[ $suite != bookworm ]] ||
+			die "kernel matrix entry $name: $arch kernels come from sid or experimental"
+		# The chroot's apt must know the architecture first.
+		sid_chroot_prepare
+		cross_prepare "$arch"
+		meta=$meta:$arch
+	fi
 	case $suite in
 	bookworm)
 		kver=$(kernel_of_meta "$meta")
@@ -211,9 +235,11 @@ resolve_entry() {
 		;;
 	esac
 	[[ -n $kver ]] || return 1
+	[[ $arch == amd64 ]] || KERNEL_VM_TIMEOUT[$kver]=$CROSS_VM_TIMEOUT
 	KVERS+=("$kver")
 	KERNEL_SUITE[$kver]=$suite
 	KERNEL_ENTRY[$kver]=$name
+	KERNEL_ARCH[$kver]=$arch
 	if [[ $suite == experimental ]]; then
 		KERNEL_LABEL[$kver]="$kver ($name, $suite $expver)"
 	else
@@ -327,6 +353,7 @@ rig_packages() {
 	printf '%s\n' qemu-system-x86 busybox-static kmod cpio gzip xz-utils zstd \
 		util-linux make gcc gcc-multilib libc6-dev perl sparse \
 		"$KSFT_SOURCE_PACKAGE" "${RIG_EXTRA_PACKAGES[@]}"
+	cross_host_packages "$@"
 	for kver in "$@"; do
 		kernel_in_sid "$kver" || printf 'linux-headers-%s\n' "$kver"
 	done
@@ -334,6 +361,8 @@ rig_packages() {
 
 # shellcheck source=SCRIPTDIR/lib-sid.sh
 . "$SHMDEV_SCRIPTS/lib-sid.sh"
+# shellcheck source=SCRIPTDIR/lib-cross.sh
+. "$SHMDEV_SCRIPTS/lib-cross.sh"
 
 # ---------------------------------------------------------------------------
 # Cache: kernel images and kselftest headers, fetched once.
@@ -455,15 +484,16 @@ kernel_modules_visit() {
 # downloaded in the sid chroot. From 7.x on linux-image-KVER is a meta
 # package and vmlinuz is in linux-binary-KVER, under usr/lib/modules/KVER.
 fetch_sid_kernel() {
-	local kver=$1 dir=$2 tmp pkg member deb
+	local kver=$1 dir=$2 tmp pkg member deb qual=
 
 	tmp=$SHMDEV_BUILD/download-$kver
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
+	! kernel_foreign "$kver" || qual=:$(kernel_arch "$kver")
 	for pkg in "linux-binary-$kver" "linux-image-$kver"; do
-		sid_run apt-cache show "$pkg" >/dev/null 2>&1 || continue
+		sid_run apt-cache show "$pkg$qual" >/dev/null 2>&1 || continue
 		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
-			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg" >&2 || continue
+			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg$qual" >&2 || continue
 		break
 	done
 	deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n 1)
@@ -478,9 +508,9 @@ fetch_sid_kernel() {
 	basename "$deb" >"$tmp/out/package"
 	# From 7.x on the modules are a package of their own.
 	pkg=linux-modules-$kver
-	if sid_run apt-cache show "$pkg" >/dev/null 2>&1 &&
+	if sid_run apt-cache show "$pkg$qual" >/dev/null 2>&1 &&
 		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
-			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg" >&2; then
+			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg$qual" >&2; then
 		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
 	fi
 	sid_run dpkg-deb --fsys-tarfile "$deb" | kernel_modules "$tmp/out/modules"
@@ -638,15 +668,17 @@ HOSTTESTS_OUT=$SHMDEV_BUILD/hosttests
 BENCHPROG_DIR=$SHMDEV_ROOT/userspace/bench
 BENCHPROG_OUT=$SHMDEV_BUILD/benchprog
 
-# build_programs NAME DIR OUT [VAR=VALUE...]: make -C DIR OUTPUT=OUT; a
-# failure or any warning ends the run.
+# build_programs NAME DIR OUT [VAR=VALUE...]: make -C DIR OUTPUT=OUT, run
+# by BUILD_RUNNER (empty: here; sid_run: in the sid chroot); a failure or
+# any warning ends the run.
+BUILD_RUNNER=()
 build_programs() {
 	local name=$1 dir=$2 out=$3 buildlog=$SHMDEV_BUILD/$1-build.log
 	shift 3
 
 	[[ -f $dir/Makefile ]] || die "$dir/Makefile missing"
 	mkdir -p "$out"
-	if ! make -C "$dir" OUTPUT="$out" "$@" >"$buildlog" 2>&1 ||
+	if ! "${BUILD_RUNNER[@]}" make -C "$dir" OUTPUT="$out" "$@" >"$buildlog" 2>&1 ||
 		grep -q -i -E 'warning:' "$buildlog"; then
 		cat "$buildlog" >&2
 		die "$name build failed or warned ($buildlog)"
@@ -886,7 +918,34 @@ TEST_ENV_KNOBS=(SHMDEV_STRESS_SECS SHMDEV_STRESS_PROCS SHMDEV_STRESS_SEED
 	SHMDEV_FUZZ_SECS SHMDEV_FUZZ_THREADS SHMDEV_FUZZ_SEED SHMDEV_RACE_SECS
 	SHMDEV_LIFECYCLE_CYCLES SHMDEV_RMMOD_ATTEMPTS SHMDEV_EXHAUST
 	SHMDEV_EXHAUST_SECS SHMDEV_SETTLE_SECS SHMDEV_SCALE_DEBUG
-	SHMDEV_FAULTS_SECS SHMDEV_FAULTS_PROBS)
+	SHMDEV_FAULTS_SECS SHMDEV_FAULTS_PROBS SHMDEV_TEST_MESSAGES)
+
+# The 32-bit programs (build_m32) run on the generic kernels of bookworm
+# and sid, 6.1 to the newest stable line; these entries leave them out, to
+# keep make check within its time budget (README.md, Testing): the
+# module's compat_ioctl is compat_ptr_ioctl, the 64-bit handlers, on every
+# kernel.
+M32_LEFT_OUT_ENTRIES="6.12-rt sid-rt rc debug"
+M32_SECTIONS="selftests-m32 libtests-m32 demo-m32"
+
+# left_out_env KVER: the sections of vm/check.sh left out on KVER and why,
+# as lines of /etc/shmdev-test.env (SHMDEV_SKIP_SECTIONS,
+# SHMDEV_SKIP_REASON); nothing if it runs them all.
+left_out_env() {
+	local sections reason
+
+	if kernel_foreign "$1"; then
+		sections=$CROSS_SKIP_SECTIONS
+		reason=$CROSS_SKIP_REASON
+	elif [[ " $M32_LEFT_OUT_ENTRIES " == *" ${KERNEL_ENTRY[$1]:-} "* ]]; then
+		sections=$M32_SECTIONS
+		reason="the 32-bit programs run on the 6.1, 6.12 and sid kernels (make check's time budget: README.md, Testing)"
+	else
+		return 0
+	fi
+	printf 'export SHMDEV_SKIP_SECTIONS=%q\nexport SHMDEV_SKIP_REASON=%q\n' \
+		"$sections" "$reason"
+}
 
 write_test_env() {
 	local knob
@@ -903,10 +962,16 @@ write_test_env() {
 
 # add_elf ROOT FILE [DEST]: copy an executable into ROOT at DEST (default:
 # its own path) together with the shared libraries and loader ldd lists,
-# each at the path ldd prints.
+# each at the path ldd prints; a program of another architecture than the
+# host's (ELF_ARCH) with what lib-cross.sh's cross_add_elf finds.
+ELF_ARCH=amd64
 add_elf() {
 	local root=$1 file=$2 dest=${3:-$2} lib libs
 
+	if [[ $ELF_ARCH != amd64 ]]; then
+		cross_add_elf "$root" "$file" "$dest"
+		return
+	fi
 	install -D -m 0755 "$file" "$root$dest"
 	# A static binary makes ldd say "not a dynamic executable" and fail.
 	libs=$(ldd "$file" 2>/dev/null || true)
@@ -926,8 +991,11 @@ add_elf() {
 # insmod) and each EXTRA given as SRC or SRC:DEST (default /opt/<name>).
 make_initramfs() {
 	local kver=$1 work=$2 payload=$3 root applet item extra src dest mods
+	local ELF_ARCH progs
 	shift 3
 
+	ELF_ARCH=$(kernel_arch "$kver")
+	progs=$(programs_root "$kver")
 	root=$work/initramfs
 	rm -rf "$root"
 	mkdir -p "$root"
@@ -941,11 +1009,15 @@ make_initramfs() {
 		mknod -m 0666 dev/null c 1 3
 	)
 
-	add_elf "$root" /bin/busybox
-	for applet in $(/bin/busybox --list); do
-		[[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
-	done
-	add_elf "$root" /usr/bin/make
+	if [[ $ELF_ARCH == amd64 ]]; then
+		add_elf "$root" /bin/busybox
+		for applet in $(/bin/busybox --list); do
+			[[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+		done
+		add_elf "$root" /usr/bin/make
+	else
+		cross_initramfs_base "$root"
+	fi
 
 	cat >"$root/etc/passwd" <<-'EOF'
 		root:x:0:0:root:/root:/bin/sh
@@ -959,6 +1031,8 @@ make_initramfs() {
 	EOF
 
 	write_test_env "$root/etc/shmdev-test.env"
+	[[ $ELF_ARCH == amd64 ]] || cross_test_env "$root/etc/shmdev-test.env"
+	left_out_env "$kver" >>"$root/etc/shmdev-test.env"
 
 	install -m 0755 "$SHMDEV_SCRIPTS/vm/init" "$root/init"
 	install -m 0755 "$SHMDEV_SCRIPTS"/vm/*.sh "$root/rig/"
@@ -971,17 +1045,19 @@ make_initramfs() {
 	fi
 	install -m 0755 "$payload" "$root/run.sh"
 	# /selftests: the programs, and the Makefile whose run_tests runs them.
-	if [[ -x $SELFTESTS_OUT/shmdev_test ]]; then
+	if [[ -x $progs/selftests/shmdev_test ]]; then
 		mkdir -p "$root/selftests"
-		cp -a "$SELFTESTS_OUT/." "$root/selftests/"
+		cp -a "$progs/selftests/." "$root/selftests/"
 		for item in Makefile settings config; do
 			[[ ! -f $SELFTESTS_DIR/$item ]] ||
 				cp "$SELFTESTS_DIR/$item" "$root/selftests/"
 		done
 		chmod -R u+rwX,go+rX,go-w "$root/selftests"
 	fi
-	[[ ! -x $M32_OUT/selftests/shmdev_test ]] || m32_to_initramfs "$root"
-	((PYTHON_STAGED == 0)) || cp -a "$PYTHON_STAGE/." "$root/"
+	if [[ $ELF_ARCH == amd64 ]]; then
+		[[ ! -x $M32_OUT/selftests/shmdev_test ]] || m32_to_initramfs "$root"
+		((PYTHON_STAGED == 0)) || cp -a "$PYTHON_STAGE/." "$root/"
+	fi
 	for extra in "$@"; do
 		src=${extra%%:*}
 		dest=${extra#*:}
@@ -992,6 +1068,12 @@ make_initramfs() {
 		else
 			mkdir -p "$(dirname "$root$dest")"
 			cp -a "$src" "$root$dest"
+			# shmdev-ctl and libshmdev.so.1 of /libtests need the C
+			# library of their architecture.
+			[[ $ELF_ARCH == amd64 || ! -d $src ]] ||
+				while IFS= read -r -d '' item; do
+					cross_add_libs "$root" "$item"
+				done < <(find "$src" -type f -perm -u+x -print0)
 		fi
 	done
 
@@ -1005,13 +1087,15 @@ make_initramfs() {
 # Kernel command line. An oops, or a task hung for 120 s, panics the VM so
 # that QEMU exits at once (panic=-1, -no-reboot) with the trace on the
 # console, instead of the test hanging on a half-dead kernel until timeout.
-# tsc=reliable: under a loaded host the emulated TSC drifts from the HPET,
+# x86-64 adds VM_CMDLINE_X86 (another architecture its console,
+# lib-cross.sh): the serial console, and tsc=reliable: under a loaded host the emulated TSC drifts from the HPET,
 # the clocksource watchdog then marks it unstable, and the kernel patches
 # sched_clock's static branch while the tests run; QEMU's TCG once ran a
 # stale translation of that patch (an int3 oops in sched_clock_cpu, 6.12,
 # in the middle of shmdev_race_test). Without the watchdog the clock is
 # never re-patched.
-VM_CMDLINE="console=ttyS0 panic=-1 oops=panic hung_task_panic=1 rdinit=/init loglevel=4 tsc=reliable"
+VM_CMDLINE="panic=-1 oops=panic hung_task_panic=1 rdinit=/init loglevel=4"
+VM_CMDLINE_X86="console=ttyS0 tsc=reliable"
 
 # vm_numa_args: QEMU options that split VM_MEM (e.g. 2G, 2048M) between two
 # NUMA nodes, the CPUs on node 0, so that tests can place pages with mbind()
@@ -1032,35 +1116,43 @@ vm_numa_args() {
 		-numa "node,nodeid=1,memdev=mem1"
 }
 
-# vm_disks WORKDIR: the VM's two virtio disks, sparse files: vda (swap,
-# VM_SWAP_MB, default 256) which /init turns on, and vdb (16 MiB), raw, for
-# the O_DIRECT test.
+# vm_disks WORKDIR PAGESIZE: the VM's two virtio disks, sparse files: vda
+# (swap, VM_SWAP_MB, default 256) which /init turns on, its header made for
+# the guest's page size (swapon refuses another), and vdb (16 MiB), raw,
+# for the O_DIRECT test.
 vm_disks() {
 	rm -f "$1/swap.img" "$1/direct.img"
 	truncate -s "${VM_SWAP_MB:-256}M" "$1/swap.img"
 	chmod 0600 "$1/swap.img"
 	# Holes in the image are no matter: the VM sees a block device.
-	mkswap "$1/swap.img" >/dev/null 2>&1 || die "mkswap $1/swap.img failed"
+	mkswap -p "$2" "$1/swap.img" >/dev/null 2>&1 || die "mkswap $1/swap.img failed"
 	truncate -s 16M "$1/direct.img"
 }
 
 # boot_vm KVER WORKDIR NONCE: boot WORKDIR/initrd.img, console to
 # WORKDIR/console.log. Returns QEMU's status (124: timed out).
 boot_vm() {
-	local kver=$1 work=$2 nonce=$3 rc=0 numa=()
+	local kver=$1 work=$2 nonce=$3 rc=0 numa=() qemu cmdline
 
 	mapfile -t numa < <(vm_numa_args)
-	vm_disks "$work"
+	vm_disks "$work" "$(kernel_page_size "$kver")"
+	if kernel_foreign "$kver"; then
+		mapfile -t qemu < <(cross_qemu "$kver")
+		cmdline="console=${CROSS_CONSOLE[$(kernel_arch "$kver")]} $VM_CMDLINE"
+	else
+		qemu=(qemu-system-x86_64)
+		cmdline="$VM_CMDLINE_X86 $VM_CMDLINE"
+	fi
 	# --foreground: QEMU stays in our process group, so that interrupting
 	# or killing the run stops it too.
-	timeout --foreground -k 10 "$(kernel_vm_timeout "$kver")" qemu-system-x86_64 \
+	timeout --foreground -k 10 "$(kernel_vm_timeout "$kver")" "${qemu[@]}" \
 		-accel tcg,thread=multi -smp "$VM_SMP" -m "$VM_MEM" "${numa[@]}" \
 		-nographic -no-reboot -nic none \
 		-drive "file=$work/swap.img,if=virtio,format=raw" \
 		-drive "file=$work/direct.img,if=virtio,format=raw" \
 		-kernel "$(kernel_image "$kver")" \
 		-initrd "$work/initrd.img" \
-		-append "$VM_CMDLINE ${KERNEL_APPEND[$kver]:+${KERNEL_APPEND[$kver]} }SHMDEV_NONCE=$nonce" \
+		-append "$cmdline ${KERNEL_APPEND[$kver]:+${KERNEL_APPEND[$kver]} }SHMDEV_NONCE=$nonce" \
 		</dev/null >"$work/console.log" 2>&1 || rc=$?
 	return "$rc"
 }
@@ -1130,10 +1222,13 @@ prepare_host() {
 	ensure_packages "${pkgs[@]}"
 	phase_end
 
-	mapfile -t pkgs < <(sid_kvers)
+	mapfile -t pkgs < <(for kver in $(sid_kvers); do
+		echo "linux-headers-$kver$(! kernel_foreign "$kver" ||
+			echo ":$(kernel_arch "$kver")")"
+	done)
 	if ((${#pkgs[@]})); then
 		phase_begin "headers in the sid chroot"
-		sid_ensure_packages "${pkgs[@]/#/linux-headers-}"
+		sid_ensure_packages "${pkgs[@]}"
 		phase_end
 	fi
 

@@ -743,6 +743,11 @@ main() {
 
 	phase_begin "resolve kernels"
 	resolve_kernels
+	# Debian's packages are tested for this host's architecture only
+	# (vm-check.sh passes no other entries).
+	mapfile -t KVERS < <(for kver in "${KVERS[@]}"; do
+		kernel_foreign "$kver" || echo "$kver"
+	done)
 	# This host's DKMS builds for bookworm's kernels; sid's and
 	# experimental's are built in the sid chroot.
 	mapfile -t SID_KVERS < <(sid_kvers)

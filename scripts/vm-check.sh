@@ -5,8 +5,9 @@
 #
 # For each kernel of the matrix (lib.sh's KERNEL_MATRIX: Debian bookworm's
 # 6.1, 6.12 and 6.12 PREEMPT_RT, sid's newest kernel and its PREEMPT_RT
-# flavour, experimental's release candidate, each resolved from the archive
-# at run time) and the debug kernel (lib-debug.sh): build the module with
+# flavour, experimental's release candidate, sid's arm64 kernels with 4 KiB
+# and with 16 KiB pages (lib-cross.sh), each resolved from the archive at
+# run time) and the debug kernel (lib-debug.sh): build the module with
 # W=1 and sparse against the kernel's headers (any warning fails; sid's and
 # experimental's in a sid chroot, lib-sid.sh), boot the kernel under QEMU
 # TCG with an initramfs holding the module and the tests, run the selftests
@@ -22,8 +23,8 @@
 #
 # Environment:
 #   KERNELS="name ..."  entries of the matrix to test (6.1 6.12 6.12-rt sid
-#                       sid-rt rc debug; bookworm kernel releases also
-#                       work), default: all of them
+#                       sid-rt rc arm64 arm64-16k debug; bookworm kernel
+#                       releases also work), default: all of them
 #   SHMDEV_CACHE        cache directory (default /var/cache/shmdev-vm)
 #   SHMDEV_BUILD        build directory (default <repo>/build)
 #   VM_TIMEOUT          seconds one VM may run (default 900)
@@ -67,23 +68,25 @@ section_line() {
 
 # test_kernel KVER: boot KVER with the module, parse and report its results.
 test_kernel() {
-	local kver=$1 work kind text pass=0 fail=0 skip=0
+	local kver=$1 work kind text pass=0 fail=0 skip=0 progs
 	local sections=() failed=() problems=() dmesg=()
 
 	work=$SHMDEV_BUILD/$kver/check
+	# The programs of the kernel's architecture (lib-cross.sh).
+	progs=$(programs_root "$kver")
 	run_vm "$kver" "$work" "$SHMDEV_SCRIPTS/vm/check.sh" \
-		"$EXAMPLES_OUT/ring-producer:/opt/ring-producer" \
-		"$EXAMPLES_OUT/ring-consumer:/opt/ring-consumer" \
-		"$EXAMPLES_OUT/table-writer:/opt/table-writer" \
-		"$EXAMPLES_OUT/table-reader:/opt/table-reader" \
-		"$EXAMPLES_OUT/fdpass-demo:/opt/fdpass-demo" \
-		"$EXAMPLES_OUT/ring-epoll:/opt/ring-epoll" \
-		"$EXAMPLES_OUT/ring-uring:/opt/ring-uring" \
-		"$EXAMPLES_OUT/camera-producer:/opt/camera-producer" \
+		"$progs/examples/ring-producer:/opt/ring-producer" \
+		"$progs/examples/ring-consumer:/opt/ring-consumer" \
+		"$progs/examples/table-writer:/opt/table-writer" \
+		"$progs/examples/table-reader:/opt/table-reader" \
+		"$progs/examples/fdpass-demo:/opt/fdpass-demo" \
+		"$progs/examples/ring-epoll:/opt/ring-epoll" \
+		"$progs/examples/ring-uring:/opt/ring-uring" \
+		"$progs/examples/camera-producer:/opt/camera-producer" \
 		"$SHMDEV_SCRIPTS/demo.sh:/opt/demo.sh" \
-		"$LIBTESTS_OUT:/libtests" \
-		"$HOSTTESTS_OUT/vm:/ringsync" \
-		"$BENCHPROG_OUT/shmdev_bench:/opt/shmdev_bench"
+		"$progs/libtests:/libtests" \
+		"$progs/hosttests/vm:/ringsync" \
+		"$progs/benchprog/shmdev_bench:/opt/shmdev_bench"
 
 	while read -r kind text; do
 		case $kind in
@@ -135,8 +138,9 @@ test_packaging() {
 	local log=$SHMDEV_BUILD/pkg-check.log rc=0 pass fail skip kver names=()
 	local lines=()
 
+	# Debian's packages are tested for the host's architecture.
 	for kver in "${KVERS[@]}"; do
-		names+=("${KERNEL_ENTRY[$kver]}")
+		kernel_foreign "$kver" || names+=("${KERNEL_ENTRY[$kver]}")
 	done
 	# An empty KERNELS would mean the whole matrix to pkg-check.sh.
 	if ((${#names[@]} == 0)); then
@@ -166,7 +170,7 @@ test_packaging() {
 }
 
 main() {
-	local kver built=() pass fail skip hostlog entry
+	local kver built=() pass fail skip hostlog entry arch
 
 	require_root
 	require_module_sources
@@ -191,6 +195,9 @@ main() {
 	build_benchprog
 	build_m32
 	build_python_stage
+	for arch in $(cross_arches); do
+		build_cross "$arch"
+	done
 	phase_end
 
 	phase_begin "ring and sync tests on the host"

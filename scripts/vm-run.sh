@@ -13,11 +13,14 @@
 # (unless -a puts something there), Python with pytest, numpy and the
 # shmdev package at /python (PYTHONPATH=/python, and
 # SHMDEV_LIBRARY=/libtests/libshmdev.so.1); users tester (1000) and
-# tester2 (1001) exist for su.
+# tester2 (1001) exist for su. On an arm64 kernel the programs are the
+# arm64 builds (build/cross-arm64, lib-cross.sh) and there is no Python;
+# -a's executables must then be arm64 programs too.
 #
 #   -k KVER          kernel to boot: an entry of the matrix in lib.sh (6.1,
-#                    6.12, 6.12-rt, sid, sid-rt, rc; debug is -d) or a
-#                    bookworm kernel release (e.g. 6.12.118+deb12-amd64)
+#                    6.12, 6.12-rt, sid, sid-rt, rc, arm64, arm64-16k; debug
+#                    is -d) or a bookworm kernel release (e.g.
+#                    6.12.118+deb12-amd64)
 #   -d               boot the debug kernel of vm-check.sh's debug lane (KASAN,
 #                    lockdep, kmemleak), building it first if it is not cached
 #   -a SRC[:DEST]    also put file or directory SRC at DEST in the VM
@@ -91,7 +94,15 @@ main() {
 	fi
 	log "kernel: $kver"
 
-	if [[ -f $SELFTESTS_DIR/Makefile ]]; then
+	if kernel_foreign "$kver"; then
+		# All test programs for its architecture (lib-cross.sh).
+		phase_begin "build the test programs for $(kernel_arch "$kver")"
+		build_cross "$(kernel_arch "$kver")"
+		[[ " ${extras[*]} " == *:/libtests\ * ]] ||
+			extras+=("$(programs_root "$kver")/libtests:/libtests")
+		phase_end
+	fi
+	if [[ -f $SELFTESTS_DIR/Makefile ]] && ! kernel_foreign "$kver"; then
 		phase_begin "build selftests"
 		build_selftests
 		phase_end
@@ -103,7 +114,7 @@ main() {
 		phase_end
 	fi
 
-	if [[ -d $PYTHON_DIR/shmdev ]]; then
+	if [[ -d $PYTHON_DIR/shmdev ]] && ! kernel_foreign "$kver"; then
 		phase_begin "stage Python"
 		build_python_stage
 		phase_end
