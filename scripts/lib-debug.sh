@@ -60,9 +60,9 @@ debug_kernel_enabled() {
 # DEBUG_KERNEL_LINE_OF entry (7.2.13+deb14-amd64 gives linux-source-7.2)
 # and install its newest version in the chroot.
 debug_kernel_source() {
-	local suite meta kver
+	local suite meta arch kver
 
-	read -r suite meta < <(matrix_entry "$DEBUG_KERNEL_LINE_OF")
+	read -r suite meta arch < <(matrix_entry "$DEBUG_KERNEL_LINE_OF")
 	kver=$(sid_kernel_of_meta "$suite" "$meta")
 	[[ $kver =~ ^([0-9]+\.[0-9]+) ]] ||
 		die "cannot tell the kernel line of $meta in $suite (got '$kver')"
