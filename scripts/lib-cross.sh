@@ -225,17 +225,6 @@ cross_initramfs_base() {
 	cross_add_elf "$root" "$stage/usr/bin/make" /usr/bin/make
 }
 
-# cross_test_env FILE: CROSS_KNOBS the environment does not set, for
-# /etc/shmdev-test.env.
-cross_test_env() {
-	local knob name
-
-	for knob in "${CROSS_KNOBS[@]}"; do
-		name=${knob%%=*}
-		[[ -n ${!name:-} ]] || printf 'export %s\n' "$knob" >>"$1"
-	done
-}
-
 # cross_qemu KVER: the QEMU program and machine options of KVER's
 # architecture, one a line.
 cross_qemu() {

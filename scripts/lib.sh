@@ -929,6 +929,13 @@ TEST_ENV_KNOBS=(SHMDEV_STRESS_SECS SHMDEV_STRESS_PROCS SHMDEV_STRESS_SEED
 # every kernel.
 GENERIC_ONLY_ENTRIES="6.12-rt sid-rt rc debug"
 GENERIC_ONLY_SECTIONS="python selftests-m32 libtests-m32 demo-m32"
+# Shorter stress, fuzz and load/unload runs (vm/knobs.sh) on the PREEMPT_RT
+# flavours and the release candidate, for the same reason: the generic
+# kernels of the same lines run them in full, the debug kernel at its own
+# scale.
+SHORT_RUN_ENTRIES="6.12-rt sid-rt rc"
+SHORT_RUN_KNOBS=(SHMDEV_STRESS_SECS=30 SHMDEV_FUZZ_SECS=15
+	SHMDEV_LIFECYCLE_CYCLES=100)
 
 # left_out KVER: the sections of vm/check.sh left out on KVER, then on a
 # line of its own why; nothing if it runs them all.
@@ -939,6 +946,23 @@ left_out() {
 		printf '%s\n%s\n' "$GENERIC_ONLY_SECTIONS" \
 			"Python and the 32-bit programs run on the 6.1, 6.12 and sid kernels (make check's time budget: README.md, Testing)"
 	fi
+}
+
+# knobs_env KVER: the knobs of vm/knobs.sh that KVER's kind sets
+# (SHORT_RUN_KNOBS, lib-cross.sh's CROSS_KNOBS) and the environment does
+# not, as lines of /etc/shmdev-test.env.
+knobs_env() {
+	local knobs=() knob name
+
+	if kernel_foreign "$1"; then
+		knobs=("${CROSS_KNOBS[@]}")
+	elif [[ " $SHORT_RUN_ENTRIES " == *" ${KERNEL_ENTRY[$1]:-} "* ]]; then
+		knobs=("${SHORT_RUN_KNOBS[@]}")
+	fi
+	for knob in "${knobs[@]}"; do
+		name=${knob%%=*}
+		[[ -n ${!name:-} ]] || printf 'export %s\n' "$knob"
+	done
 }
 
 # left_out_env KVER: the same as lines of /etc/shmdev-test.env
@@ -1035,8 +1059,7 @@ make_initramfs() {
 	EOF
 
 	write_test_env "$root/etc/shmdev-test.env"
-	[[ $ELF_ARCH == amd64 ]] || cross_test_env "$root/etc/shmdev-test.env"
-	left_out_env "$kver" >>"$root/etc/shmdev-test.env"
+	{ knobs_env "$kver"; left_out_env "$kver"; } >>"$root/etc/shmdev-test.env"
 
 	install -m 0755 "$SHMDEV_SCRIPTS/vm/init" "$root/init"
 	install -m 0755 "$SHMDEV_SCRIPTS"/vm/*.sh "$root/rig/"
