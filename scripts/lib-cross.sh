@@ -160,8 +160,7 @@ build_cross() {
 		grep -q "Machine: *${CROSS_ELF_MACHINE[$arch]}" ||
 		die "the $arch build made no ${CROSS_ELF_MACHINE[$arch]} shmdev_test"
 	for pkg in busybox-static make; do
-		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
-			-o APT::Sandbox::User=root "$2"' sh "$out/debs" "$pkg:$arch" >&2 ||
+		sid_download "$out/debs" "$pkg:$arch" ||
 			die "cannot download $pkg:$arch in the sid chroot"
 		deb=$(find "$out/debs" -maxdepth 1 -name "${pkg}_*_$arch.deb" | head -n 1)
 		[[ -n $deb ]] || die "no ${pkg}_*_$arch.deb downloaded"

@@ -64,6 +64,13 @@ sid_apt() {
 	sid_run "$@"
 }
 
+# sid_download DIR PKG: apt-get download PKG (NAME or NAME:ARCH) into DIR,
+# which the chroot sees at the same path ($SHMDEV_BUILD); output to stderr.
+sid_download() {
+	sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
+		-o APT::Sandbox::User=root "$2"' sh "$1" "$2" >&2
+}
+
 # Writes the chroot's apt configuration: sid and experimental from the same
 # archive, their Release files accepted past Valid-Until, no recommends.
 sid_configure_apt() {

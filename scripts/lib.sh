@@ -492,8 +492,7 @@ fetch_sid_kernel() {
 	! kernel_foreign "$kver" || qual=:$(kernel_arch "$kver")
 	for pkg in "linux-binary-$kver" "linux-image-$kver"; do
 		sid_run apt-cache show "$pkg$qual" >/dev/null 2>&1 || continue
-		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
-			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg$qual" >&2 || continue
+		sid_download "$tmp" "$pkg$qual" || continue
 		break
 	done
 	deb=$(find "$tmp" -maxdepth 1 -name '*.deb' | head -n 1)
@@ -509,8 +508,7 @@ fetch_sid_kernel() {
 	# From 7.x on the modules are a package of their own.
 	pkg=linux-modules-$kver
 	if sid_run apt-cache show "$pkg$qual" >/dev/null 2>&1 &&
-		sid_run /bin/sh -c 'cd "$1" && apt-get download -q \
-			-o APT::Sandbox::User=root "$2"' sh "$tmp" "$pkg$qual" >&2; then
+		sid_download "$tmp" "$pkg$qual"; then
 		deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
 	fi
 	sid_run dpkg-deb --fsys-tarfile "$deb" | kernel_modules "$tmp/out/modules"
