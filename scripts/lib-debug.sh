@@ -14,8 +14,11 @@
 #
 #   debug_kernel_enabled   "debug" is among the kernels asked for and
 #                          SHMDEV_DEBUG_KERNEL is not 0
-#   debug_kernel_prepare   build the kernel or take it from the cache, and
-#                          register it with lib.sh (sets DEBUG_KVERS)
+#   debug_kernel_begin     take the kernel from the cache or start building
+#                          it in the background
+#   debug_kernel_end       wait for that build and register the kernel with
+#                          lib.sh (sets DEBUG_KVERS)
+#   debug_kernel_prepare   both, one after the other
 #
 # Cache entry: $SHMDEV_CACHE/debug-kernel/<key>/, <key> being the name and
 # version of the linux-source package and a hash of the fragment's options,
@@ -60,9 +63,9 @@ debug_kernel_enabled() {
 # DEBUG_KERNEL_LINE_OF entry (7.2.13+deb14-amd64 gives linux-source-7.2)
 # and install its newest version in the chroot.
 debug_kernel_source() {
-	local suite meta arch kver
+	local suite meta kver
 
-	read -r suite meta arch < <(matrix_entry "$DEBUG_KERNEL_LINE_OF")
+	read -r suite meta _ < <(matrix_entry "$DEBUG_KERNEL_LINE_OF")
 	kver=$(sid_kernel_of_meta "$suite" "$meta")
 	[[ $kver =~ ^([0-9]+\.[0-9]+) ]] ||
 		die "cannot tell the kernel line of $meta in $suite (got '$kver')"
@@ -230,15 +233,23 @@ debug_kernel_prune() {
 	done
 }
 
-# debug_kernel_prepare: build the debug kernel (about 15 minutes on two
-# cores) unless the cache has it, and register it with lib.sh: image, build
-# tree, summary label and VM timeout. Sets DEBUG_KVERS; returns 1 if the
-# kernel cannot be built.
+# The debug kernel takes about 30 minutes of both cores to build on a slow
+# machine, so debug_kernel_begin builds it in the background while the
+# rest of the run goes on, at idle priority (SCHED_IDLE, idle I/O class):
+# it takes only the CPU time the other lanes leave, and the timing of their
+# tests is not disturbed. debug_kernel_end waits for it.
 DEBUG_KERNEL_LOCK_FD=
-debug_kernel_prepare() {
-	local key dir release
+DEBUG_KERNEL_DIR=
+DEBUG_KERNEL_BUILD_PID=
+
+# debug_kernel_begin: find the debug kernel in the cache or start its build
+# in the background. Returns 1 if it cannot even start.
+debug_kernel_begin() {
+	local key dir
 
 	DEBUG_KVERS=()
+	DEBUG_KERNEL_DIR=
+	DEBUG_KERNEL_BUILD_PID=
 	if ! debug_kernel_enabled; then
 		log "debug-kernel lane skipped (SHMDEV_DEBUG_KERNEL=0)"
 		return 0
@@ -247,21 +258,66 @@ debug_kernel_prepare() {
 	debug_kernel_source
 	key=$(debug_kernel_key)
 	dir=$DEBUG_KERNEL_CACHE/$key
+	DEBUG_KERNEL_DIR=$dir
 	mkdir -p "$DEBUG_KERNEL_CACHE"
-	# Held (shared) until this run exits, so that no other run removes or
-	# rebuilds the entry while this one builds against it and boots it.
+	# Held until this run exits (shared once the kernel is there), so that
+	# no other run removes or rebuilds the entry while this one builds
+	# against it and boots it.
 	exec {DEBUG_KERNEL_LOCK_FD}>>"$dir.lock"
-	if [[ ! -f $dir/complete ]]; then
-		flock -x "$DEBUG_KERNEL_LOCK_FD"
-		if [[ ! -f $dir/complete ]]; then
-			mkdir -p "$dir"
-			log "building the debug kernel in $dir"
-			if ! debug_kernel_build "$dir"; then
-				flock -u "$DEBUG_KERNEL_LOCK_FD"
-				return 1
-			fi
-			log "built the debug kernel $(<"$dir/release")"
-			debug_kernel_prune "$key"
+	[[ -f $dir/complete ]] && return 0
+	flock -x "$DEBUG_KERNEL_LOCK_FD"
+	[[ -f $dir/complete ]] && return 0
+	mkdir -p "$dir"
+	log "building the debug kernel in $dir, in the background at idle priority"
+	(
+		chrt --idle -p 0 "$BASHPID" >/dev/null &&
+			ionice -c 3 -p "$BASHPID" || exit 1
+		SECONDS=0
+		debug_kernel_build "$dir" || exit 1
+		log "built the debug kernel $(<"$dir/release") in $((SECONDS / 60)) min $((SECONDS % 60)) s"
+		debug_kernel_prune "${dir##*/}"
+	) &
+	DEBUG_KERNEL_BUILD_PID=$!
+	trap debug_kernel_stop EXIT
+}
+
+# debug_kernel_stop: on exit, a build still running goes with the run
+# (the build's processes, children first: make under chroot under unshare
+# under the background shell).
+debug_kernel_stop() {
+	[[ -n $DEBUG_KERNEL_BUILD_PID ]] || return 0
+	kill_tree "$DEBUG_KERNEL_BUILD_PID"
+}
+
+kill_tree() {
+	local child
+
+	kill -STOP "$1" 2>/dev/null || return 0
+	for child in $(pgrep -P "$1"); do
+		kill_tree "$child"
+	done
+	kill -TERM "$1" 2>/dev/null
+	kill -CONT "$1" 2>/dev/null
+	return 0
+}
+
+# debug_kernel_end: wait for the build debug_kernel_begin started, if any,
+# and register the kernel with lib.sh: image, build tree, summary label
+# and VM timeout. Sets DEBUG_KVERS; returns 1 if there is no kernel.
+debug_kernel_end() {
+	local dir=$DEBUG_KERNEL_DIR release rc=0
+
+	DEBUG_KVERS=()
+	debug_kernel_enabled || return 0
+	[[ -n $dir ]] || return 1
+	if [[ -n $DEBUG_KERNEL_BUILD_PID ]]; then
+		log "waiting for the debug kernel's build (log: $dir/build.log)"
+		wait "$DEBUG_KERNEL_BUILD_PID" || rc=$?
+		DEBUG_KERNEL_BUILD_PID=
+		trap - EXIT
+		if ((rc)); then
+			flock -u "$DEBUG_KERNEL_LOCK_FD"
+			return 1
 		fi
 	fi
 	flock -s "$DEBUG_KERNEL_LOCK_FD"
@@ -279,4 +335,8 @@ debug_kernel_prepare() {
 	KERNEL_APPEND[$release]=acpi=noirq
 	# shellcheck disable=SC2034 # vm-check.sh tests the kernels of DEBUG_KVERS
 	DEBUG_KVERS=("$release")
+}
+
+debug_kernel_prepare() {
+	debug_kernel_begin && debug_kernel_end
 }

@@ -1234,7 +1234,15 @@ require_module_sources() {
 # prepare_host: packages, kernel images and kselftest headers for KVERS.
 # If packages are missing the package lists are refreshed first, and a
 # matrix read from possibly stale lists is resolved again.
+# prepare_host: the host's packages and the sid chroot's headers
+# (prepare_host_packages), then the kernels and the kernel source files
+# (prepare_host_files).
 prepare_host() {
+	prepare_host_packages
+	prepare_host_files
+}
+
+prepare_host_packages() {
 	local pkgs kver
 
 	phase_begin "install packages"
@@ -1256,6 +1264,10 @@ prepare_host() {
 		sid_ensure_packages "${pkgs[@]}"
 		phase_end
 	fi
+}
+
+prepare_host_files() {
+	local kver
 
 	phase_begin "fetch kernels and kernel source files"
 	for kver in "${KVERS[@]}"; do

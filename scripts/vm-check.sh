@@ -169,6 +169,23 @@ test_packaging() {
 	phase_end
 }
 
+# build_and_count_module KVER: build the module for KVER; a failure counts.
+build_and_count_module() {
+	phase_begin "build module ($1)"
+	if ! build_module "$1"; then
+		echo "=== $(kernel_label "$1"): module build failed or warned (log above)"
+		count_kernel "$(kernel_label "$1")" 0 1 0
+		phase_end
+		return 1
+	fi
+	phase_end
+}
+
+debug_kernel_failed() {
+	echo "=== debug kernel: build failed (log above)"
+	count_kernel "debug kernel ($DEBUG_KERNEL_TAG)" 0 1 0
+}
+
 main() {
 	local kver built=() pass fail skip hostlog entry arch
 
@@ -185,7 +202,16 @@ main() {
 		count_kernel "${entry%%:*} (skipped: see above)" 0 0 1
 	done
 
-	prepare_host
+	prepare_host_packages
+	# The debug-kernel lane: one more kernel, built here (in the
+	# background, while the rest of the run goes on) or cached, that is
+	# not part of KVERS (packaging tests only Debian's kernels).
+	if debug_kernel_enabled; then
+		phase_begin "debug kernel (cache, or start its build)"
+		debug_kernel_begin || debug_kernel_failed
+		phase_end
+	fi
+	prepare_host_files
 
 	phase_begin "build selftests, examples and library tests"
 	build_selftests
@@ -240,26 +266,8 @@ main() {
 	count_kernel "host: libFuzzer (parse, ring)" "$pass" "$fail" "$skip"
 	phase_end
 
-	# The debug-kernel lane: one more kernel, built here (or cached), that
-	# is not part of KVERS (packaging tests only Debian's kernels).
-	if debug_kernel_enabled; then
-		phase_begin "debug kernel (build or cache)"
-		if ! debug_kernel_prepare; then
-			echo "=== debug kernel: build failed (log above)"
-			count_kernel "debug kernel ($DEBUG_KERNEL_TAG)" 0 1 0
-		fi
-		phase_end
-	fi
-
-	for kver in "${KVERS[@]}" "${DEBUG_KVERS[@]}"; do
-		phase_begin "build module ($kver)"
-		if build_module "$kver"; then
-			built+=("$kver")
-		else
-			echo "=== $(kernel_label "$kver"): module build failed or warned (log above)"
-			count_kernel "$(kernel_label "$kver")" 0 1 0
-		fi
-		phase_end
+	for kver in "${KVERS[@]}"; do
+		build_and_count_module "$kver" && built+=("$kver")
 	done
 
 	phase_begin "checkpatch --strict"
@@ -276,6 +284,15 @@ main() {
 	done
 
 	test_packaging
+
+	if debug_kernel_enabled && [[ -n $DEBUG_KERNEL_DIR ]]; then
+		phase_begin "debug kernel (the rest of its build)"
+		debug_kernel_end || debug_kernel_failed
+		phase_end
+		for kver in "${DEBUG_KVERS[@]}"; do
+			build_and_count_module "$kver" && test_kernel "$kver"
+		done
+	fi
 
 	echo
 	echo "=== summary"
