@@ -73,7 +73,8 @@ round() {
 	case $1 in
 	stress) SHMDEV_STRESS_SECS=$2 sh /rig/stress-tests.sh stress ;;
 	fuzz) SHMDEV_FUZZ_SECS=$2 sh /rig/stress-tests.sh fuzz ;;
-	faults) SHMDEV_FAULTS_SECS=$2 sh /rig/faults.sh ;;
+	faults) SHMDEV_FAULTS_PROBS="${SHMDEV_FAULTS_PROBS:-5 50}" \
+		SHMDEV_FAULTS_SECS=$2 sh /rig/faults.sh ;;
 	esac >/tmp/round.out 2>&1
 	rc=$?
 	grep -E 'seed|^ok|^not ok|exit status|injected|fault points' /tmp/round.out |

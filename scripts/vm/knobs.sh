@@ -28,8 +28,9 @@
 #   SHMDEV_SETTLE_SECS        10        30      wait for nr_pages to settle
 #   SHMDEV_TEST_MESSAGES      10^6      10^5    ring and sync tests' size
 #   SHMDEV_FAULTS_SECS        60        60      systematic fault injection
-#   SHMDEV_FAULTS_PROBS       "5 50"    "5 50"  random injection, percent
-#                                               (faults.sh; only kernels
+#   SHMDEV_FAULTS_PROBS       "5"       "5"     random injection, percent
+#                                               (make soak: "5 50";
+#                                               faults.sh; only kernels
 #                                               with fault injection)
 # Stress and fuzz runs are bounded by time, not operations: on a slow
 # kernel they do fewer operations in the same time.
@@ -70,7 +71,7 @@ fi
 : "${SHMDEV_EXHAUST_SECS:=120}"
 : "${SHMDEV_SETTLE_SECS:=10}"
 : "${SHMDEV_FAULTS_SECS:=60}"
-: "${SHMDEV_FAULTS_PROBS:=5 50}"
+: "${SHMDEV_FAULTS_PROBS:=5}"
 export SHMDEV_STRESS_SECS SHMDEV_STRESS_PROCS SHMDEV_FUZZ_SECS \
 	SHMDEV_FUZZ_THREADS SHMDEV_LIFECYCLE_CYCLES SHMDEV_RMMOD_ATTEMPTS \
 	SHMDEV_EXHAUST SHMDEV_EXHAUST_SECS SHMDEV_SETTLE_SECS \
