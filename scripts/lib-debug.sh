@@ -236,8 +236,9 @@ debug_kernel_prune() {
 # The debug kernel takes about 30 minutes of both cores to build on a slow
 # machine, so debug_kernel_begin builds it in the background while the
 # rest of the run goes on, at idle priority (SCHED_IDLE, idle I/O class):
-# it takes only the CPU time the other lanes leave, and the timing of their
-# tests is not disturbed. debug_kernel_end waits for it.
+# it takes only the CPU time the other lanes leave (their VMs ran about 15%
+# slower beside it, from shared caches, not CPU time). debug_kernel_end
+# waits for it.
 DEBUG_KERNEL_LOCK_FD=
 DEBUG_KERNEL_DIR=
 DEBUG_KERNEL_BUILD_PID=

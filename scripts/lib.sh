@@ -937,21 +937,19 @@ TEST_ENV_KNOBS=(SHMDEV_STRESS_SECS SHMDEV_STRESS_PROCS SHMDEV_STRESS_SEED
 #  - the library and shmdev-ctl tests: not on the debug kernel, where
 #    they took 142 s and reach the module through the same ioctls as the
 #    selftests.
-# 6.12, the PREEMPT_RT flavours, the release candidate and the debug
-# kernel also run shorter stress and fuzz tests (SHORT_RUN_KNOBS). lib-cross.sh says what
-# the emulated architectures leave out.
+# The kernels that run the core only (CORE_ENTRIES) also run shorter
+# stress and fuzz tests (SHORT_RUN_KNOBS). lib-cross.sh says what the
+# emulated architectures leave out.
 LEFT_OUT_SID_ONLY="python bench selftests-tester"
-LEFT_OUT_M32="selftests-m32 libtests-m32 demo-m32"
-declare -gA ENTRY_LEFT_OUT=(
-	[6.1]=$LEFT_OUT_SID_ONLY
-	[6.12]="$LEFT_OUT_SID_ONLY $LEFT_OUT_M32 lifecycle"
-	[6.12-rt]="$LEFT_OUT_SID_ONLY $LEFT_OUT_M32 lifecycle"
-	[sid-rt]="$LEFT_OUT_SID_ONLY $LEFT_OUT_M32 lifecycle"
-	[rc]="$LEFT_OUT_SID_ONLY $LEFT_OUT_M32 lifecycle"
-	[debug]="$LEFT_OUT_SID_ONLY $LEFT_OUT_M32 libtests lifecycle"
-)
+LEFT_OUT_CORE="$LEFT_OUT_SID_ONLY selftests-m32 libtests-m32 demo-m32 lifecycle"
+CORE_ENTRIES="6.12 6.12-rt sid-rt rc debug"
+declare -gA ENTRY_LEFT_OUT=([6.1]=$LEFT_OUT_SID_ONLY
+	[debug]="$LEFT_OUT_CORE libtests")
+for _entry in $CORE_ENTRIES; do
+	: "${ENTRY_LEFT_OUT[$_entry]:=$LEFT_OUT_CORE}"
+done
+unset _entry
 LEFT_OUT_REASON="runs on other kernels of the matrix (make check's time budget: README.md, Testing)"
-SHORT_RUN_ENTRIES="6.12 6.12-rt sid-rt rc debug"
 SHORT_RUN_KNOBS=(SHMDEV_STRESS_SECS=30 SHMDEV_FUZZ_SECS=15)
 
 # left_out KVER: the sections of vm/check.sh left out on KVER, then on a
@@ -974,7 +972,7 @@ knobs_env() {
 
 	if kernel_foreign "$1"; then
 		knobs=("${CROSS_KNOBS[@]}")
-	elif [[ " $SHORT_RUN_ENTRIES " == *" ${KERNEL_ENTRY[$1]:-} "* ]]; then
+	elif [[ " $CORE_ENTRIES " == *" ${KERNEL_ENTRY[$1]:-} "* ]]; then
 		knobs=("${SHORT_RUN_KNOBS[@]}")
 	fi
 	for knob in "${knobs[@]}"; do
@@ -1251,12 +1249,12 @@ require_module_sources() {
 	done
 }
 
-# prepare_host: packages, kernel images and kselftest headers for KVERS.
-# If packages are missing the package lists are refreshed first, and a
-# matrix read from possibly stale lists is resolved again.
-# prepare_host: the host's packages and the sid chroot's headers
+# prepare_host: packages, kernel images and kselftest headers for KVERS,
+# in two steps: the host's packages and the sid chroot's headers
 # (prepare_host_packages), then the kernels and the kernel source files
-# (prepare_host_files).
+# (prepare_host_files). If packages are missing the package lists are
+# refreshed first, and a matrix read from possibly stale lists is resolved
+# again.
 prepare_host() {
 	prepare_host_packages
 	prepare_host_files
