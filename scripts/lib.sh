@@ -1172,6 +1172,70 @@ vm_disks() {
 	truncate -s 16M "$1/direct.img"
 }
 
+# Seconds from QEMU's start to the VM's first marker (/init's first line:
+# about 15 s here, 33 s for the debug kernel), and seconds a kernel that
+# panicked has to end QEMU by itself.
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-240}
+VM_PANIC_GRACE=${VM_PANIC_GRACE:-15}
+
+# vm_watch LOG MARKER PIDFILE PARENT: runs in the background beside a QEMU
+# that writes its pid to PIDFILE and its console to LOG, until QEMU or the
+# shell PARENT is gone. It stops QEMU (SIGTERM) and says why when
+#  - the kernel printed a panic VM_PANIC_GRACE s ago and QEMU still runs:
+#    panic=-1 with -no-reboot should have ended it at once, but a panic in
+#    interrupt context has been seen to leave the VM spinning until the
+#    run's timeout (900 s);
+#  - MARKER has not appeared VM_BOOT_TIMEOUT s after the start.
+vm_watch() {
+	local log=$1 marker=$2 pidfile=$3 parent=$4 pid='' begun=0 panicked=''
+	local start=$SECONDS
+
+	while sleep 2 && kill -0 "$parent" 2>/dev/null; do
+		if [[ -z $pid ]]; then
+			pid=$(cat "$pidfile" 2>/dev/null) || pid=''
+			[[ -n $pid ]] || continue
+		fi
+		kill -0 "$pid" 2>/dev/null || return 0
+		if ((!begun)); then
+			if grep -aqF "$marker" "$log"; then
+				begun=1
+			elif ((SECONDS - start >= VM_BOOT_TIMEOUT)); then
+				log "no \"$marker\" on the console $VM_BOOT_TIMEOUT s after QEMU started: stopping QEMU"
+				kill "$pid" 2>/dev/null || true
+				return 0
+			fi
+		fi
+		if [[ -z $panicked ]]; then
+			! grep -aqF 'Kernel panic - not syncing' "$log" || panicked=$SECONDS
+		elif ((SECONDS - panicked >= VM_PANIC_GRACE)); then
+			log "the kernel panicked and QEMU still ran $VM_PANIC_GRACE s later: stopping QEMU"
+			kill "$pid" 2>/dev/null || true
+			return 0
+		fi
+	done
+}
+
+# qemu_watched LOG MARKER TIMEOUT QEMU...: run the QEMU command line under
+# `timeout TIMEOUT`, console to LOG, watched by vm_watch for MARKER.
+# Returns QEMU's status (124: timed out).
+qemu_watched() {
+	local log=$1 marker=$2 limit=$3 pidfile watcher rc=0
+
+	shift 3
+	pidfile=$log.qemu-pid
+	rm -f "$pidfile"
+	vm_watch "$log" "$marker" "$pidfile" "$BASHPID" &
+	watcher=$!
+	# --foreground: QEMU stays in our process group, so that interrupting
+	# or killing the run stops it too.
+	timeout --foreground -k 10 "$limit" "$@" -pidfile "$pidfile" \
+		</dev/null >"$log" 2>&1 || rc=$?
+	kill "$watcher" 2>/dev/null || true
+	wait "$watcher" 2>/dev/null || true
+	rm -f "$pidfile"
+	return "$rc"
+}
+
 # boot_vm KVER WORKDIR NONCE: boot WORKDIR/initrd.img, console to
 # WORKDIR/console.log. Returns QEMU's status (124: timed out).
 boot_vm() {
@@ -1186,17 +1250,16 @@ boot_vm() {
 		qemu=(qemu-system-x86_64)
 		cmdline="$VM_CMDLINE_X86 $VM_CMDLINE"
 	fi
-	# --foreground: QEMU stays in our process group, so that interrupting
-	# or killing the run stops it too.
-	timeout --foreground -k 10 "$(kernel_vm_timeout "$kver")" "${qemu[@]}" \
+	qemu_watched "$work/console.log" "SHMDEV-VM-BEGIN $nonce" \
+		"$(kernel_vm_timeout "$kver")" "${qemu[@]}" \
 		-accel tcg,thread=multi -smp "$VM_SMP" -m "$VM_MEM" "${numa[@]}" \
 		-nographic -no-reboot -nic none \
 		-drive "file=$work/swap.img,if=virtio,format=raw" \
 		-drive "file=$work/direct.img,if=virtio,format=raw" \
 		-kernel "$(kernel_image "$kver")" \
 		-initrd "$work/initrd.img" \
-		-append "$cmdline ${KERNEL_APPEND[$kver]:+${KERNEL_APPEND[$kver]} }SHMDEV_NONCE=$nonce" \
-		</dev/null >"$work/console.log" 2>&1 || rc=$?
+		-append "$cmdline ${KERNEL_APPEND[$kver]:+${KERNEL_APPEND[$kver]} }SHMDEV_NONCE=$nonce" ||
+		rc=$?
 	return "$rc"
 }
 
@@ -1354,9 +1417,11 @@ run_vm() {
 	phase_begin "boot and test in QEMU ($kver)"
 	log "console log: $work/console.log (timeout $(kernel_vm_timeout "$kver") s)"
 	boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
-	# A kernel that dies before /init prints its first line has run none
-	# of our code (the module is loaded after that line): TCG has been
-	# seen to trip over the kernel's own text patching while it boots.
+	# A kernel that dies or hangs (vm_watch stops it) before /init prints
+	# its first line has run none of our code (the module is loaded after
+	# that line): TCG has been seen to trip over the kernel's own text
+	# patching while it boots (6.12: an int3 oops in sched_clock_cpu()
+	# 1.3 s in; a fault in enqueue_timer() 1.6 s in, the VM left spinning).
 	# Boot once more, and keep the log of the failed boot.
 	if ((VM_STATUS != 124)) &&
 		! grep -q "SHMDEV-VM-BEGIN $VM_NONCE" "$work/console.log"; then

@@ -28,6 +28,7 @@
 #   SHMDEV_CACHE        cache directory (default /var/cache/shmdev-vm)
 #   SHMDEV_BUILD        build directory (default <repo>/build)
 #   VM_TIMEOUT          seconds one VM may run (default 900)
+#   VM_BOOT_TIMEOUT     seconds to /init's first line (default 240)
 #   VM_MEM, VM_SMP      VM memory and CPUs (default 2G, 2)
 #   SHMDEV_DEBUG_KERNEL 0 leaves out the debug-kernel lane (lib-debug.sh)
 #   DEBUG_VM_TIMEOUT    seconds the debug kernel's VM may run (default 2700)
