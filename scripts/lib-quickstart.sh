@@ -101,20 +101,6 @@ qs_extract() {
 		{ echo "README.md names user $user; the image has $QS_USER_DEFAULT"; return 1; }
 }
 
-# qs_boot WORK: boot the Quick start image WORK/disk.img with its kernel,
-# console to WORK/console.log. Returns QEMU's status (124: timed out).
-qs_boot() {
-	local work=$1
-
-	qemu_watched "$work/console.log" "QS-BEGIN $QS_NONCE" \
-		"${QS_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
-		-accel tcg,thread=multi -smp "$VM_SMP" -m 2G \
-		-nographic -no-reboot -nic none \
-		-drive "file=$work/disk.img,if=virtio,format=raw" \
-		-kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-		-append "console=ttyS0 root=/dev/vda rw init=/sbin/shmdev-quickstart panic=-1 oops=panic loglevel=4 SHMDEV_NONCE=$QS_NONCE"
-}
-
 # qs_run KVER: the image with the source tree and the extracted commands,
 # booted (in run_test's subshell: any failure here is the test's). The
 # console log is $WORK/quickstart/console.log, for qs_report.
@@ -138,16 +124,14 @@ qs_run() {
 	QS_NONCE=$(new_nonce)
 	echo "$QS_NONCE" >"$work/nonce"
 	log "booting the Quick start image (console log: $work/console.log)"
-	qs_boot "$work" || rc=$?
-	# As run_vm (lib.sh): a kernel that died or hung before the image's
-	# init started has run nothing of the Quick start.
-	if ((rc != 124)) && ! grep -q "^QS-BEGIN $QS_NONCE" "$work/console.log"; then
-		mv "$work/console.log" "$work/console.log.boot-failure"
-		log "the kernel died before the image's init started" \
-			"($work/console.log.boot-failure); booting again"
-		rc=0
-		qs_boot "$work" || rc=$?
-	fi
+	qemu_watched "$work/console.log" "QS-BEGIN $QS_NONCE" \
+		"${QS_VM_TIMEOUT:-1500}" qemu-system-x86_64 \
+		-accel tcg,thread=multi -smp "$VM_SMP" -m 2G \
+		-nographic -no-reboot -nic none \
+		-drive "file=$img,if=virtio,format=raw" \
+		-kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+		-append "console=ttyS0 root=/dev/vda rw init=/sbin/shmdev-quickstart panic=-1 oops=panic loglevel=4 SHMDEV_NONCE=$QS_NONCE" ||
+		rc=$?
 	rm -f "$img"
 	if ((rc)); then
 		echo "QEMU exited with status $rc (124: timed out)"

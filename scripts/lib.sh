@@ -1215,10 +1215,10 @@ vm_watch() {
 	done
 }
 
-# qemu_watched LOG MARKER TIMEOUT QEMU...: run the QEMU command line under
+# qemu_once LOG MARKER TIMEOUT QEMU...: run the QEMU command line under
 # `timeout TIMEOUT`, console to LOG, watched by vm_watch for MARKER.
 # Returns QEMU's status (124: timed out).
-qemu_watched() {
+qemu_once() {
 	local log=$1 marker=$2 limit=$3 pidfile watcher rc=0
 
 	shift 3
@@ -1233,6 +1233,28 @@ qemu_watched() {
 	kill "$watcher" 2>/dev/null || true
 	wait "$watcher" 2>/dev/null || true
 	rm -f "$pidfile"
+	return "$rc"
+}
+
+# qemu_watched LOG MARKER TIMEOUT QEMU...: qemu_once, and once more if the
+# VM died or hung (vm_watch stops it) before MARKER appeared. MARKER is
+# the first line of the VM's init, which runs everything of ours (the
+# module is loaded after it): a kernel that dies before it ran none of
+# it. TCG has been seen to trip over the kernel's own text patching while
+# it boots (6.12: an int3 oops in sched_clock_cpu() 1.3 s in; a fault in
+# enqueue_timer() 1.6 s in, the VM left spinning). The failed boot's log
+# is kept as LOG.boot-failure. Returns QEMU's status (124: timed out).
+qemu_watched() {
+	local log=$1 marker=$2 rc=0
+
+	qemu_once "$@" || rc=$?
+	if ((rc != 124)) && ! grep -aqF "$marker" "$log"; then
+		mv "$log" "$log.boot-failure"
+		log "the kernel did not reach its init" \
+			"($log.boot-failure); booting again"
+		rc=0
+		qemu_once "$@" || rc=$?
+	fi
 	return "$rc"
 }
 
@@ -1417,21 +1439,6 @@ run_vm() {
 	phase_begin "boot and test in QEMU ($kver)"
 	log "console log: $work/console.log (timeout $(kernel_vm_timeout "$kver") s)"
 	boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
-	# A kernel that dies or hangs (vm_watch stops it) before /init prints
-	# its first line has run none of our code (the module is loaded after
-	# that line): TCG has been seen to trip over the kernel's own text
-	# patching while it boots (6.12: an int3 oops in sched_clock_cpu()
-	# 1.3 s in; a fault in enqueue_timer() 1.6 s in, the VM left spinning).
-	# Boot once more, and keep the log of the failed boot.
-	if ((VM_STATUS != 124)) &&
-		! grep -q "SHMDEV-VM-BEGIN $VM_NONCE" "$work/console.log"; then
-		mv "$work/console.log" "$work/console.log.boot-failure"
-		log "the kernel died before /init started" \
-			"($work/console.log.boot-failure); booting again"
-		VM_NONCE=$(new_nonce)
-		VM_STATUS=0
-		boot_vm "$kver" "$work" "$VM_NONCE" || VM_STATUS=$?
-	fi
 	phase_end
 	if ((VM_STATUS == 124)); then
 		log "QEMU timed out after $(kernel_vm_timeout "$kver") s"
